@@ -1,0 +1,5 @@
+"""Allow ``python -m pbx``."""
+
+from pbx.cli import main
+
+raise SystemExit(main())
