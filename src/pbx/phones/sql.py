@@ -1,0 +1,331 @@
+"""The inventory in SQLite or PostgreSQL, behind the ``PhoneStore`` protocol.
+
+Design: a *synchronous* SQLAlchemy engine driven from one dedicated writer thread,
+exposed as async methods through ``run_in_executor``. Why not an async engine:
+sqlite3 has no async driver worth the name (aiosqlite is a thread anyway), psycopg's
+sync path is as fast, and a single writer thread serialises every write, so SQLite
+never sees two writers of ours and PostgreSQL batches never interleave. Reads go
+through a small separate pool so that a listing does not queue behind a commit.
+
+``record`` is a group commit: one transaction per batch. It loads only the rows
+the batch can touch (one SELECT), applies the tracking rules of
+``memory.PhoneTable`` to them in Python, and writes the net difference with one
+DELETE, one executemany UPDATE and one multi-row INSERT. The rules are thus the
+memory store's, line for line, and a batch of 500 costs a handful of statements.
+Against other writers (users' scripts) the batch holds the write lock from its
+first read: ``BEGIN IMMEDIATE`` on SQLite, ``LOCK TABLE ... SHARE ROW EXCLUSIVE``
+on PostgreSQL (readers are never blocked).
+
+SQLite runs in WAL mode with ``synchronous=NORMAL`` (durable at checkpoints, never
+corrupt) and a busy timeout, so an ``sqlite3`` shell reading the file does not break
+the registrar.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import itertools
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    Engine,
+    Row,
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+
+from pbx.phones.memory import Changes, PhoneTable
+from pbx.phones.models import registered_phones as T
+from pbx.phones.store import ALL, EPOCH, PhoneFilter, PhoneRecord, Sighting
+
+log = logging.getLogger("pbx.phones")
+
+R = TypeVar("R")
+
+#: How long a writer waits for a lock held by someone else (a user's sqlite3 shell).
+BUSY_TIMEOUT_MS = 5000
+#: Sightings per lookup query (keeps bound parameters far below every backend's limit).
+LOOKUP_CHUNK = 300
+_EPOCH_NAIVE = EPOCH.replace(tzinfo=None)
+
+
+# -- migrations ----------------------------------------------------------------------------
+
+
+def migrations_dir() -> Path:
+    """The Alembic folder at the repository root (the project is installed editable)."""
+    return Path(__file__).resolve().parents[3] / "migrations"
+
+
+def alembic_config() -> Config:
+    """An Alembic config built in code, so that no working directory is assumed."""
+    cfg = Config(str(migrations_dir() / "alembic.ini"))
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    return cfg
+
+
+def head_revision() -> str | None:
+    """The newest revision the code knows."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The revision the database says it is at (None: never migrated)."""
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade_to_head(url: str) -> None:
+    """Bring the database to the newest schema; called at start-up, idempotent."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()
+
+
+# -- engine --------------------------------------------------------------------------------
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the connection settings this store relies on.
+
+    SQLite: WAL, synchronous=NORMAL, busy timeout, and transactions begun by us
+    (``BEGIN`` or, with the ``sqlite_begin="IMMEDIATE"`` execution option, ``BEGIN
+    IMMEDIATE``) instead of pysqlite's implicit, late BEGIN. PostgreSQL: connections
+    are checked before use, so the store recovers by itself after a server restart.
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(url, pool_pre_ping=True,
+                               connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            mode = conn.get_execution_options().get("sqlite_begin", "")
+            conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _record(row: Row[Any]) -> PhoneRecord:
+    m = row._mapping
+    return PhoneRecord(
+        id=m["id"], mac_address=m["mac_address"], extension_number=m["extension_number"],
+        user_agent=m["user_agent"], ip_address=m["ip_address"],
+        first_registered=_aware(m["first_registered"]),
+        last_registered=_aware(m["last_registered"]), contact_uri=m["contact_uri"],
+    )
+
+
+def _values(r: PhoneRecord) -> dict[str, Any]:
+    return {
+        "mac_address": r.mac_address, "extension_number": r.extension_number,
+        "user_agent": r.user_agent, "ip_address": r.ip_address,
+        "first_registered": _naive(r.first_registered),
+        "last_registered": _naive(r.last_registered), "contact_uri": r.contact_uri,
+    }
+
+
+# -- queries -------------------------------------------------------------------------------
+
+_SORT = func.coalesce(T.c.last_registered, literal(_EPOCH_NAIVE, DateTime))
+
+_UPDATE = (
+    update(T)
+    .where(T.c.id == bindparam("b_id"))
+    .values({c: bindparam(f"b_{c}") for c in
+             ("mac_address", "user_agent", "ip_address", "first_registered",
+              "last_registered", "contact_uri")})
+)
+_PARK = update(T).where(T.c.id == bindparam("b_id")).values(ip_address=bindparam("b_ip"))
+
+
+def _where(f: PhoneFilter) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if f.extension is not None:
+        out.append(T.c.extension_number == f.extension)
+    if f.mac is not None:
+        out.append(T.c.mac_address == f.mac)
+    if f.ip is not None:
+        out.append(T.c.ip_address == f.ip)
+    if f.has_mac is not None:
+        out.append(T.c.mac_address.is_not(None) if f.has_mac else T.c.mac_address.is_(None))
+    return out
+
+
+def _chunks(items: Sequence[R], size: int) -> Iterable[Sequence[R]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+class SqlPhoneStore:
+    """``PhoneStore`` over a SQLAlchemy URL (``sqlite:///...`` or ``postgresql+psycopg://...``).
+
+    The schema must exist: call ``upgrade_to_head(url)`` first (start-up does).
+    Database errors propagate to the caller (the tracker falls back to memory).
+    """
+
+    def __init__(self, url: str, *, readers: int = 2) -> None:
+        self._engine = make_engine(url)
+        self._postgres = self._engine.dialect.name == "postgresql"
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="pbx-phones-writer")
+        self._readers = ThreadPoolExecutor(readers, thread_name_prefix="pbx-phones-reader")
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, for checks and tests; writes must go through the store."""
+        return self._engine
+
+    async def _run(self, pool: ThreadPoolExecutor, fn: Callable[..., R], *args: Any) -> R:
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+    # -- protocol ----------------------------------------------------------------------
+
+    async def record(self, sightings: Sequence[Sighting]) -> None:
+        if sightings:
+            await self._run(self._writer, self._record_sync, builtins.list(sightings))
+
+    async def clear(self) -> int:
+        return await self._run(self._writer, self._clear_sync)
+
+    async def list(self, filter: PhoneFilter = ALL) -> builtins.list[PhoneRecord]:
+        return await self._run(self._readers, self._page_sync, filter, None, None)
+
+    async def iter(self, filter: PhoneFilter = ALL,
+                   batch: int = 500) -> AsyncIterator[PhoneRecord]:
+        after: tuple[datetime, int] | None = None
+        while True:
+            page = await self._run(self._readers, self._page_sync, filter, after, batch)
+            for record in page:
+                yield record
+            if len(page) < batch:
+                return
+            last = page[-1]
+            after = (_naive(last.last_registered) or _EPOCH_NAIVE, last.id)
+
+    async def count(self) -> int:
+        return await self._run(self._readers, self._count_sync)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._close_sync)
+
+    # -- synchronous work, on the executor threads -------------------------------------
+
+    def _record_sync(self, sightings: builtins.list[Sighting]) -> None:
+        with self._engine.connect() as conn:
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                if self._postgres:
+                    conn.exec_driver_sql(
+                        "LOCK TABLE registered_phones IN SHARE ROW EXCLUSIVE MODE")
+                placeholder = itertools.count(-1, -1)
+                rows = self._load(conn, sightings).values()
+                table = PhoneTable(rows, next_id=placeholder.__next__)
+                for s in sightings:
+                    table.apply(s)
+                self._write(conn, table.changes())
+
+    def _load(self, conn: Connection, sightings: Sequence[Sighting]) -> dict[int, PhoneRecord]:
+        """Every row a sighting of the batch could find, before or after others moved."""
+        found: dict[int, PhoneRecord] = {}
+        for chunk in _chunks(sightings, LOOKUP_CHUNK):
+            exts = {s.extension for s in chunk}
+            ips = {s.ip_address for s in chunk}
+            macs = {s.mac_address for s in chunk if s.mac_address is not None}
+            keys: ColumnElement[bool] = T.c.ip_address.in_(ips)
+            if macs:
+                keys = or_(keys, T.c.mac_address.in_(macs))
+            query = select(T).where(T.c.extension_number.in_(exts), keys)
+            for row in conn.execute(query):
+                found[row.id] = _record(row)
+        return found
+
+    def _write(self, conn: Connection, ch: Changes) -> None:
+        """Apply the net difference; every intermediate state keeps both constraints.
+
+        Deletes go first (they free keys), then updates, then inserts. Rows that move
+        onto an IP another moved row is leaving (a DHCP shuffle within one batch) are
+        first parked on a placeholder IP unique to the row, inside the transaction.
+        """
+        for ids in _chunks(ch.deleted, 500):
+            conn.execute(delete(T).where(T.c.id.in_(ids)))
+        leaving = {(old.ip_address, old.extension_number) for old, _new in ch.moved}
+        parked = [{"b_id": new.id, "b_ip": f"~moving~{new.id}"} for _old, new in ch.moved
+                  if (new.ip_address, new.extension_number) in leaving]
+        if parked:
+            conn.execute(_PARK, parked)
+        if ch.updated:
+            conn.execute(_UPDATE, [
+                {"b_id": r.id, **{f"b_{k}": v for k, v in _values(r).items()
+                                  if k != "extension_number"}}
+                for r in ch.updated
+            ])
+        if ch.inserted:
+            conn.execute(insert(T), [_values(r) for r in ch.inserted])
+
+    def _clear_sync(self) -> int:
+        with self._engine.connect() as conn:
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                return int(conn.execute(delete(T)).rowcount)
+
+    def _page_sync(self, filter: PhoneFilter, after: tuple[datetime, int] | None,
+                   limit: int | None) -> builtins.list[PhoneRecord]:
+        where = _where(filter)
+        if after is not None:
+            key, last_id = after
+            where.append(or_(_SORT.__lt__(key), and_(_SORT.__eq__(key), T.c.id > last_id)))
+        query = select(T).where(*where).order_by(_SORT.desc(), T.c.id).limit(limit)
+        with self._engine.connect() as conn:
+            return [_record(row) for row in conn.execute(query)]
+
+    def _count_sync(self) -> int:
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(T)).scalar_one())
+
+    def _close_sync(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self._engine.dispose()
