@@ -91,4 +91,4 @@ class Registered:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-Event = BindingCreated | BindingRefreshed | BindingRemoved | BindingExpired | AuthFailed | Registered
+Event = BindingEvent | AuthFailed | Registered

@@ -1,0 +1,72 @@
+"""The ``pbx`` command: serve, check-config, verify-database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from pbx.config import ConfigError, Settings, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pbx", description="SIP registrar and phone inventory")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("serve", "run the registrar (SIP) and the HTTP API"),
+        ("check-config", "validate a configuration file and exit"),
+        ("verify-database", "diagnose the configured database"),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--config", type=Path, default=Path("config.yml"), help="config.yml path")
+    return parser
+
+
+def _load(path: Path) -> Settings | None:
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        print(f"pbx: invalid configuration: {exc}", file=sys.stderr)
+        return None
+
+
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop when it is installed (it is a dependency on Linux), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is optional
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code (2 for a bad configuration)."""
+    args = _parser().parse_args(argv)
+    settings = _load(args.config)
+    if settings is None:
+        return 2
+    if args.command == "check-config":
+        print(f"{args.config}: OK ({len(settings.extensions)} extensions)")
+        return 0
+    logging.basicConfig(
+        level=settings.logging.level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "verify-database":
+        from pbx.phones.verify import verify
+
+        url = settings.database.url(args.config.resolve().parent)
+        return int(verify(url, sys.stdout))
+    from pbx.app import serve
+
+    try:
+        _run_loop(serve(settings, args.config))
+    except OSError as exc:
+        print(f"pbx: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0

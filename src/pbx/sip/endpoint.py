@@ -1,0 +1,218 @@
+"""The server core: bytes from one source in, one response (and events) out.
+
+Sans-IO (aioquic style): the transports call ``receive(data, source, now)`` and send
+what comes back; ``expire(now)`` and ``next_timer()`` drive the one timer. Here live
+the checks every request gets before the registrar sees it (RFC 3261 §8.2 order:
+syntax, method, URI scheme, Require), the answers to OPTIONS and other methods, and
+the cache that answers a retransmitted request with the same response without
+processing it again (RFC 3261 §17.2.2, Timer J = 64*T1 for UDP).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from pbx.sip.errors import SipError
+from pbx.sip.events import Event, Source
+from pbx.sip.grammar import MAGIC_COOKIE, parse_cseq, parse_name_addr, parse_uri, parse_via
+from pbx.sip.message import Headers, Request, Response, serialize_response
+from pbx.sip.parse import SINGLE_HEADERS, ParseError, parse_message
+from pbx.sip.registrar import Registrar
+from pbx.sip.response import Destination, build_response, error_response, response_destination
+
+log = logging.getLogger("pbx.sip")
+
+ALLOW = "REGISTER, OPTIONS, ACK, BYE, CANCEL"
+KNOWN_METHODS = frozenset(
+    {
+        "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE",
+        "NOTIFY", "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE",
+    }
+)  # fmt: skip
+_REQUIRED = ("via", "from", "to", "call-id", "cseq")
+_DATE_RE = re.compile(
+    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} "
+    r"[0-9]{2}:[0-9]{2}:[0-9]{2} GMT\Z"
+)
+#: RFC 3261 §17.1.2.2: Timer J (64*T1) for how long a server transaction absorbs
+#: retransmissions over an unreliable transport.
+TRANSACTION_LIFETIME = 32.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What to do after a message: send ``data`` (to ``destination`` for UDP; on the
+    same connection for TCP) after handing ``events`` to whoever listens."""
+
+    data: bytes | None
+    destination: Destination | None
+    events: tuple[Event, ...] = ()
+    status: int = 0
+
+
+_DROP = Outcome(None, None)
+
+
+class Endpoint:
+    """Validates requests, dispatches REGISTER to the registrar, absorbs retransmissions."""
+
+    def __init__(self, registrar: Registrar, max_transactions: int = 200_000) -> None:
+        self.registrar = registrar
+        self._transactions: OrderedDict[tuple[str, ...], tuple[float, Outcome]] = OrderedDict()
+        self._max_transactions = max_transactions
+
+    def receive(self, data: bytes, source: Source, now: float) -> Outcome:
+        """Handle one datagram, or one message cut from a stream by the framer."""
+        stream = source.transport != "udp"
+        try:
+            message = parse_message(data, stream=stream)
+        except ParseError as exc:
+            if exc.is_response or exc.partial is None:
+                log.info("dropped unparseable message from %s: %s", source.host, exc.reason)
+                return _DROP
+            return self._answer_error(exc.partial, source, exc)
+        if message is None or isinstance(message, Response):
+            return _DROP  # keepalive, or a response: we have no client transactions
+        return self.receive_request(message, source, now)
+
+    def receive_request(self, request: Request, source: Source, now: float) -> Outcome:
+        """Handle a parsed request (transaction cache, validation, dispatch)."""
+        key = self._transaction_key(request, source)
+        if key is not None:
+            cached = self._transactions.get(key)
+            if cached is not None and cached[0] > now:
+                return Outcome(cached[1].data, cached[1].destination, (), cached[1].status)
+        outcome = self._process(request, source, now)
+        if key is not None and outcome.data is not None:
+            transactions = self._transactions
+            transactions[key] = (now + TRANSACTION_LIFETIME, outcome)
+            transactions.move_to_end(key)
+            while len(transactions) > self._max_transactions:
+                transactions.popitem(last=False)
+        return outcome
+
+    def expire(self, now: float) -> list[Event]:
+        """Drop finished transactions and expired bindings; return expiry events."""
+        transactions = self._transactions
+        while transactions:
+            key, (deadline, _) = next(iter(transactions.items()))
+            if deadline > now:
+                break
+            del transactions[key]
+        return self.registrar.expire(now)
+
+    def next_timer(self) -> float | None:
+        """When ``expire`` next has something to do."""
+        times = [t for t in (self.registrar.next_timer(),) if t is not None]
+        if self._transactions:
+            times.append(next(iter(self._transactions.values()))[0])
+        return min(times) if times else None
+
+    # ---------------------------------------------------------------- internals
+
+    @staticmethod
+    def _transaction_key(request: Request, source: Source) -> tuple[str, ...] | None:
+        """RFC 3261 §17.2.3 matching; None over a reliable transport (no retransmits)."""
+        if source.transport != "udp" or request.method == "ACK":
+            return None
+        vias = request.headers.values("via")
+        if not vias:
+            return None
+        top = vias[0]
+        m = re.search(r";\s*branch\s*=\s*([^;,\s]+)", top, re.IGNORECASE)
+        headers = request.headers
+        # A retransmission repeats the request exactly, so adding the Request-URI,
+        # Call-ID, CSeq and the packet's source to the RFC 3261 §17.2.3 key costs
+        # nothing and keeps distinct requests that reuse a branch apart.
+        common = (
+            request.uri,
+            headers.get("call-id") or "",
+            headers.get("cseq") or "",
+            source.host,
+            str(source.port),
+        )
+        if m and m.group(1).startswith(MAGIC_COOKIE):
+            sent_by = top.split(";", 1)[0]
+            return ("3261", m.group(1), sent_by, request.method, *common)
+        return ("2543", headers.get("from") or "", top, *common)
+
+    def _answer_error(self, headers: Headers, source: Source, error: SipError) -> Outcome:
+        destination = response_destination(headers, source)
+        if destination is None:
+            log.info("dropped bad request from %s: %s (no usable Via)", source.host, error.reason)
+            return _DROP
+        response = error_response(headers, source, error)
+        return Outcome(serialize_response(response), destination, (), error.status)
+
+    def _process(self, request: Request, source: Source, now: float) -> Outcome:
+        headers = request.headers
+        try:
+            self._validate(request)
+            if request.method == "ACK":
+                return _DROP
+            if request.method == "REGISTER":
+                response, events = self.registrar.handle(request, source, now)
+                return Outcome(
+                    serialize_response(response),
+                    response_destination(headers, source),
+                    tuple(events),
+                    response.status,
+                )
+            response = self._other_method(request, source)
+        except SipError as exc:
+            if request.method == "ACK":
+                return _DROP  # never answer an ACK
+            return self._answer_error(headers, source, exc)
+        return Outcome(
+            serialize_response(response), response_destination(headers, source), (), response.status
+        )
+
+    def _validate(self, request: Request) -> None:
+        """RFC 3261 §8.2: syntax, method, scheme, extensions; raises SipError."""
+        headers = request.headers
+        for name in _REQUIRED:
+            if name not in headers:
+                raise SipError(400, f"Missing {name.title()} header")
+        for name in SINGLE_HEADERS:
+            if headers.count(name) > 1:
+                raise SipError(400, f"Duplicate {name.title()} header")
+        for value in headers.values("via"):
+            parse_via(value)
+        cseq = parse_cseq(headers.get("cseq") or "")
+        max_forwards = headers.get("max-forwards")
+        if max_forwards is not None:
+            text = max_forwards.strip()
+            if not text.isdigit() or not text.isascii() or int(text.lstrip("0") or "0") > 255:
+                raise SipError(400, "Max-Forwards out of range")
+        parse_name_addr(headers.get("from") or "", "From")
+        parse_name_addr(headers.get("to") or "", "To")
+        date = headers.get("date")
+        if date is not None and not _DATE_RE.match(date):
+            raise SipError(400, "Malformed Date header")
+        if request.method not in KNOWN_METHODS:
+            raise SipError(501, "Not Implemented", (("allow", ALLOW),))
+        if cseq.method != request.method:
+            raise SipError(400, "CSeq method does not match the request method")
+        uri = parse_uri(request.uri)
+        if not uri.is_sip:
+            raise SipError(416, "Unsupported URI Scheme")
+        if uri.headers is not None:
+            raise SipError(400, "Request-URI must not carry headers")
+        if request.method not in ("ACK", "CANCEL"):
+            required = [v for v in headers.values("require") if v]
+            if required:
+                raise SipError(420, "Bad Extension", (("unsupported", ", ".join(required)),))
+
+    @staticmethod
+    def _other_method(request: Request, source: Source) -> Response:
+        headers = request.headers
+        if request.method == "OPTIONS":
+            extra = [("allow", ALLOW), ("accept", "application/sdp"), ("supported", "")]
+            return build_response(headers, source, 200, "OK", [e for e in extra if e[1]])
+        if request.method in ("BYE", "CANCEL"):
+            return build_response(headers, source, 481, "Call/Transaction Does Not Exist")
+        return build_response(headers, source, 405, "Method Not Allowed", [("allow", ALLOW)])

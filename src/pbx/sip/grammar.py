@@ -1,0 +1,374 @@
+"""Typed views of header values: SIP URIs, name-addr, Via and CSeq (RFC 3261 §25).
+
+Each parser is a pure function from text to a frozen dataclass and raises
+``SipError(400, reason)`` when the text breaks the grammar, so the reason reaches the
+sender. The grammar pieces are named regular expressions with the ABNF they stand for.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from pbx.sip.errors import SipError
+
+# token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
+TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
+_TOKEN_RE = re.compile(TOKEN)
+# scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*")
+# hostname = *( domainlabel "." ) toplabel [ "." ]   (lenient: letters, digits, - and .)
+_HOSTNAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9.])?")
+# IPv6reference = "[" IPv6address "]"  (RFC 3261's ABNF allows the 3-colon bug of RFC 5118)
+_IPV6REF_RE = re.compile(r"\[[0-9A-Fa-f:.]+\]")
+_PORT_RE = re.compile(r"[0-9]{1,5}")
+# Characters allowed in a URI outside <...> (no SP, no '<', '>' or '"').
+_URI_FORBIDDEN_RE = re.compile(r'[\s<>"]')
+_ESCAPE_RE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# via-branch magic cookie (RFC 3261 §8.1.1.7)
+MAGIC_COOKIE = "z9hG4bK"
+
+MAX_CSEQ = 2**31 - 1  # RFC 3261 §8.1.1.5: CSeq MUST be less than 2**31
+
+
+def _bad(reason: str) -> SipError:
+    return SipError(400, reason)
+
+
+def parse_params(text: str, where: str) -> tuple[tuple[str, str | None], ...]:
+    """Parse ``;name[=value]`` pairs (``text`` starts after the first ``;``).
+
+    Names are lowercased; values keep their case and quotes are removed. An empty
+    parameter (``;;``) is an error, as RFC 4475 ``badinv01`` expects.
+    """
+    params: list[tuple[str, str | None]] = []
+    for raw in _split_outside_quotes(text, ";"):
+        item = raw.strip()
+        if not item:
+            raise _bad(f"empty parameter in {where}")
+        name, eq, value = item.partition("=")
+        name = name.strip()
+        if not _TOKEN_RE.fullmatch(name):
+            raise _bad(f"malformed parameter name in {where}")
+        if eq:
+            value = value.strip()
+            if value.startswith('"'):
+                value = _unquote(value, where)
+            elif not value:
+                raise _bad(f"empty value for parameter {name} in {where}")
+            params.append((name.lower(), value))
+        else:
+            params.append((name.lower(), None))
+    return tuple(params)
+
+
+def _split_outside_quotes(text: str, sep: str) -> list[str]:
+    if '"' not in text:
+        return text.split(sep)
+    parts: list[str] = []
+    start = 0
+    in_quotes = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if in_quotes:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                in_quotes = False
+        elif ch == '"':
+            in_quotes = True
+        elif ch == sep:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    if in_quotes:
+        raise _bad("unterminated quoted string")
+    parts.append(text[start:])
+    return parts
+
+
+def _unquote(text: str, where: str) -> str:
+    """Body of a quoted-string that must be the whole of ``text``."""
+    value, end = read_quoted(text, 0, where)
+    if text[end:].strip():
+        raise _bad(f"text after quoted string in {where}")
+    return value
+
+
+def read_quoted(text: str, start: int, where: str) -> tuple[str, int]:
+    """Read the quoted-string at ``text[start]``; return (unescaped body, index after)."""
+    out: list[str] = []
+    i = start + 1
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            if i + 1 >= n:
+                break
+            out.append(text[i + 1])
+            i += 2
+            continue
+        if ch == '"':
+            return "".join(out), i + 1
+        out.append(ch)
+        i += 1
+    raise _bad(f"unterminated quoted string in {where}")
+
+
+def param(params: tuple[tuple[str, str | None], ...], name: str) -> str | None:
+    """The value of parameter ``name`` (lowercase), or None (also for a bare flag)."""
+    for key, value in params:
+        if key == name:
+            return value
+    return None
+
+
+def has_param(params: tuple[tuple[str, str | None], ...], name: str) -> bool:
+    """Whether parameter ``name`` is present, with or without a value."""
+    return any(key == name for key, _ in params)
+
+
+@dataclass(frozen=True, slots=True)
+class Uri:
+    """A parsed URI. For sip/sips everything is split out; other schemes keep ``opaque``."""
+
+    scheme: str  # lowercase
+    user: str | None = None  # as written (escaped)
+    host: str = ""  # IPv6 with brackets, as written
+    port: int | None = None
+    params: tuple[tuple[str, str | None], ...] = ()
+    headers: str | None = None  # the text after '?', untouched
+    opaque: str = ""  # for non-SIP schemes: everything after the colon
+
+    @property
+    def is_sip(self) -> bool:
+        """sip: or sips: (the only schemes a registrar binds an AOR for)."""
+        return self.scheme in ("sip", "sips")
+
+    @property
+    def user_unescaped(self) -> str | None:
+        """The user part with %HH escapes decoded (``null-%00-null`` -> 'null-\\x00-null')."""
+        if self.user is None:
+            return None
+        return unquote(self.user, errors="surrogateescape")
+
+    @property
+    def host_bare(self) -> str:
+        """Host without IPv6 brackets, lowercase."""
+        host = self.host.lower()
+        if host.startswith("["):
+            return host[1:-1]
+        return host
+
+    def binding_key(self) -> str:
+        """A comparison key for RFC 3261 §19.1.4 URI equivalence (simplified).
+
+        Scheme and host compare case-insensitively, the user part after unescaping and
+        case-sensitively, the port and transport literally. Good enough to tell two
+        contacts of one phone apart and to recognise a refresh of the same one.
+        """
+        if not self.is_sip:
+            return f"{self.scheme}:{self.opaque}"
+        transport = param(self.params, "transport") or ""
+        return (
+            f"{self.scheme}:{self.user_unescaped or ''}@{self.host.lower()}:"
+            f"{self.port or ''};{transport.lower()}"
+        )
+
+
+def parse_uri(text: str) -> Uri:
+    """Parse an absolute URI; sip/sips in full (RFC 3261 §19.1.1), others opaquely."""
+    if _URI_FORBIDDEN_RE.search(text):
+        raise _bad("URI contains whitespace or a delimiter")
+    scheme, colon, rest = text.partition(":")
+    if not colon or not _SCHEME_RE.fullmatch(scheme):
+        raise _bad("URI has no valid scheme")
+    scheme = scheme.lower()
+    if scheme not in ("sip", "sips"):
+        if not rest:
+            raise _bad("URI has nothing after the scheme")
+        return Uri(scheme=scheme, opaque=rest)
+    if _ESCAPE_RE.search(rest):
+        raise _bad("malformed %-escape in URI")
+    user: str | None = None
+    at = rest.find("@")
+    if at >= 0:
+        userinfo, rest = rest[:at], rest[at + 1 :]
+        user = userinfo.partition(":")[0]
+        if not user:
+            raise _bad("empty user part in URI")
+    headers: str | None = None
+    qmark = rest.find("?")
+    if qmark >= 0:
+        rest, headers = rest[:qmark], rest[qmark + 1 :]
+    hostport, semi, param_text = rest.partition(";")
+    host, port = _parse_hostport(hostport)
+    params = parse_params(param_text, "URI") if semi else ()
+    return Uri(scheme=scheme, user=user, host=host, port=port, params=params, headers=headers)
+
+
+def _parse_hostport(text: str) -> tuple[str, int | None]:
+    if text.startswith("["):
+        end = text.find("]")
+        host = text[: end + 1]
+        if end < 0 or not _IPV6REF_RE.fullmatch(host):
+            raise _bad("malformed IPv6 reference")
+        rest = text[end + 1 :]
+    else:
+        host, _, port_text = text.partition(":")
+        if not _HOSTNAME_RE.fullmatch(host):
+            raise _bad("malformed host")
+        rest = ":" + port_text if _ else ""
+    if not rest:
+        return host, None
+    if not rest.startswith(":") or not _PORT_RE.fullmatch(rest[1:]):
+        raise _bad("malformed port")
+    port = int(rest[1:])
+    if not 0 < port < 65536:
+        raise _bad("port out of range")
+    return host, port
+
+
+@dataclass(frozen=True, slots=True)
+class NameAddr:
+    """A From/To/Contact value: optional display name, URI, header parameters.
+
+    ``uri_text`` is the URI exactly as written; ``bracketed`` tells whether it was in
+    ``<...>`` (for an addr-spec, ``;params`` belong to the header, RFC 4475 ``cparam01``).
+    """
+
+    display: str | None
+    uri_text: str
+    uri: Uri
+    params: tuple[tuple[str, str | None], ...]
+    bracketed: bool
+
+    @property
+    def tag(self) -> str | None:
+        """The ``tag`` header parameter (From/To)."""
+        return param(self.params, "tag")
+
+
+def parse_name_addr(text: str, where: str) -> NameAddr:
+    """Parse ``( name-addr / addr-spec ) *( SEMI param )`` (RFC 3261 §20.10)."""
+    text = text.strip()
+    if not text:
+        raise _bad(f"empty {where}")
+    display: str | None = None
+    i = 0
+    if text.startswith('"'):
+        display, i = read_quoted(text, 0, where)
+        while i < len(text) and text[i] in " \t":
+            i += 1
+        if i >= len(text) or text[i] != "<":
+            raise _bad(f"display name without <URI> in {where}")
+    lt = text.find("<", i)
+    if lt >= 0:
+        if display is None:
+            words = text[:lt].split()
+            if any(not _TOKEN_RE.fullmatch(w) for w in words):
+                raise _bad(f"display name must be tokens or a quoted string in {where}")
+            display = " ".join(words) or None
+        gt = text.find(">", lt)
+        if gt < 0:
+            raise _bad(f"unclosed < in {where}")
+        uri_text = text[lt + 1 : gt]
+        if uri_text != uri_text.strip():
+            raise _bad(f"whitespace inside <> in {where}")
+        rest = text[gt + 1 :].strip()
+        bracketed = True
+    else:
+        uri_text, semi, tail = text.partition(";")
+        uri_text = uri_text.rstrip()
+        if any(c in uri_text for c in "?, "):
+            raise _bad(f"a URI with '?', ',' or spaces must be in <> in {where}")
+        rest = semi + tail
+        bracketed = False
+    uri = parse_uri(uri_text)
+    if rest:
+        if not rest.startswith(";"):
+            raise _bad(f"unexpected text after URI in {where}")
+        params = parse_params(rest[1:], where)
+    else:
+        params = ()
+    return NameAddr(display=display, uri_text=uri_text, uri=uri, params=params, bracketed=bracketed)
+
+
+@dataclass(frozen=True, slots=True)
+class Via:
+    """One Via value: ``SIP/2.0/UDP host:port;branch=...;rport``."""
+
+    transport: str  # uppercase
+    host: str  # IPv6 with brackets
+    port: int | None
+    params: tuple[tuple[str, str | None], ...]
+
+    @property
+    def branch(self) -> str | None:
+        """The branch parameter (transaction id when it carries the magic cookie)."""
+        return param(self.params, "branch")
+
+    @property
+    def has_rport(self) -> bool:
+        """RFC 3581: the client asks to be answered at the packet's source port."""
+        return has_param(self.params, "rport")
+
+
+_VIA_RE = re.compile(
+    r"SIP\s*/\s*2\.0\s*/\s*(" + TOKEN + r")\s+([^\s;]+(?:\s*:\s*[0-9]+)?)\s*(?:;(.*))?\Z",
+    re.DOTALL,
+)
+
+
+def parse_via(text: str) -> Via:
+    """Parse one via-parm (RFC 3261 §20.42)."""
+    m = _VIA_RE.match(text.strip())
+    if m is None:
+        raise _bad("malformed Via")
+    transport, hostport, param_text = m.group(1), m.group(2), m.group(3)
+    host, port = _parse_hostport(re.sub(r"\s+", "", hostport))
+    params = parse_params(param_text, "Via") if param_text is not None else ()
+    branch = param(params, "branch")
+    if has_param(params, "branch") and (not branch or branch == MAGIC_COOKIE):
+        raise _bad("Via branch is empty or only the magic cookie")
+    rport = param(params, "rport")
+    if rport is not None and not _PORT_RE.fullmatch(rport):
+        raise _bad("malformed rport")
+    return Via(transport=transport.upper(), host=host, port=port, params=params)
+
+
+@dataclass(frozen=True, slots=True)
+class CSeq:
+    """``CSeq: 1234 REGISTER``."""
+
+    seq: int
+    method: str
+
+
+_CSEQ_RE = re.compile(r"\s*([0-9]+)\s+(" + TOKEN + r")\s*\Z")
+
+
+def parse_cseq(text: str) -> CSeq:
+    """Parse and range-check a CSeq (RFC 3261 §8.1.1.5: less than 2**31)."""
+    m = _CSEQ_RE.match(text)
+    if m is None:
+        raise _bad("malformed CSeq")
+    digits = m.group(1)
+    if len(digits) > 10 or int(digits) > MAX_CSEQ:
+        raise _bad("CSeq number out of range")
+    return CSeq(int(digits), m.group(2))
+
+
+def parse_delta_seconds(text: str, where: str, ceiling: int = 2**32 - 1) -> int:
+    """Parse delta-seconds; values above ``ceiling`` are clamped (RFC 3261 §20.19).
+
+    Only digits are accepted: no sign, no date form.
+    """
+    text = text.strip()
+    if not text.isdigit() or not text.isascii():
+        raise _bad(f"malformed {where}")
+    if len(text) > 10:
+        return ceiling
+    return min(int(text), ceiling)

@@ -1,0 +1,240 @@
+"""Bytes -> messages: one UDP datagram at a time, or a TCP byte stream framed by
+Content-Length (RFC 3261 §7.5, §18.3). Pure functions; no sockets.
+
+Errors are ``ParseError`` (a ``SipError`` with status 400, 505 ...). When the header
+section could be read, the error carries it as ``partial`` so the caller can still
+build a response that copies Via/From/To/Call-ID/CSeq (RFC 3261 §8.2.6); when the
+start line says the message was a response, ``is_response`` tells the caller to drop it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pbx.sip.errors import SipError
+from pbx.sip.grammar import TOKEN
+from pbx.sip.message import Headers, Request, Response, canonical_name
+
+#: Largest message we accept (UDP cannot carry more; TCP callers get the same cap).
+MAX_MESSAGE_SIZE = 65535
+
+_TOKEN_RE = re.compile(TOKEN)
+_VERSION_RE = re.compile(r"SIP/([0-9]+)\.([0-9]+)\Z", re.IGNORECASE)
+_STATUS_RE = re.compile(r"SIP/2\.0 ([1-6][0-9][0-9]) (.*)\Z", re.IGNORECASE | re.DOTALL)
+_HEADER_NAME_RE = re.compile(TOKEN + r"\Z")
+
+#: Headers that must appear at most once in a request (RFC 3261 §7.3.1, RFC 4475 multi01).
+SINGLE_HEADERS = frozenset(
+    {"call-id", "cseq", "from", "to", "max-forwards", "content-length", "expires", "content-type"}
+)
+
+
+class ParseError(SipError):
+    """A message that cannot be accepted, with whatever could be salvaged."""
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        partial: Headers | None = None,
+        is_response: bool = False,
+    ) -> None:
+        super().__init__(status, reason)
+        self.partial = partial
+        self.is_response = is_response
+
+
+def _find_header_end(data: bytes) -> tuple[int, int]:
+    """(end of header section, start of body), accepting bare-LF line ends too."""
+    crlf = data.find(b"\r\n\r\n")
+    lf = data.find(b"\n\n")
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        return crlf, crlf + 4
+    if lf >= 0:
+        return lf, lf + 2
+    return -1, -1
+
+
+def _split_lines(head: str) -> list[str]:
+    lines = head.split("\n")
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _parse_header_lines(lines: list[str]) -> tuple[tuple[str, str], ...]:
+    """Unfold continuation lines and split ``name: value``."""
+    fields: list[tuple[str, str]] = []
+    name = ""
+    value_parts: list[str] = []
+    for line in lines:
+        if not line:
+            raise SipError(400, "empty line inside the header section")
+        if line[0] in " \t":
+            if not name:
+                raise SipError(400, "continuation line before any header")
+            value_parts.append(line.strip())
+            continue
+        if name:
+            fields.append((name, " ".join(p for p in value_parts if p)))
+        raw_name, colon, value = line.partition(":")
+        if not colon:
+            raise SipError(400, "header line without a colon")
+        raw_name = raw_name.rstrip(" \t")
+        if not _HEADER_NAME_RE.match(raw_name):
+            raise SipError(400, "malformed header name")
+        name = canonical_name(raw_name)
+        value_parts = [value.strip()]
+    if name:
+        fields.append((name, " ".join(p for p in value_parts if p)))
+    return tuple(fields)
+
+
+def parse_message(data: bytes, *, stream: bool = False) -> Request | Response | None:
+    """Parse one message. None for a keepalive (only CR/LF bytes).
+
+    For a datagram (``stream=False``) the body is what Content-Length says, which must
+    not exceed what arrived (RFC 4475 ``clerr``); octets beyond it are ignored
+    (``dblreq``). Without Content-Length the rest of the datagram is the body. With
+    ``stream=True`` the framer has already cut exactly one message.
+    """
+    if len(data) > MAX_MESSAGE_SIZE:
+        raise ParseError(513, "Message Too Large")
+    start = 0
+    while start < len(data) and data[start] in b"\r\n":
+        start += 1
+    if start == len(data):
+        return None
+    is_response = data.startswith(b"SIP/", start)
+    head_end, body_start = _find_header_end(data)
+    if head_end < start:
+        raise ParseError(
+            400, "Truncated message: no end of header section", _salvage(data[start:]), is_response
+        )
+    head = data[start:head_end].decode("utf-8", "surrogateescape")
+    lines = _split_lines(head)
+    start_line = lines[0]
+    try:
+        headers = Headers(_parse_header_lines(lines[1:]))
+    except SipError as exc:
+        raise ParseError(exc.status, exc.reason, None, is_response) from None
+    try:
+        body = _body(data, body_start, headers, stream)
+        if is_response:
+            return _response(start_line, headers, body)
+        return _request(start_line, headers, body)
+    except ParseError:
+        raise
+    except SipError as exc:
+        raise ParseError(exc.status, exc.reason, headers, is_response) from None
+
+
+def _salvage(data: bytes) -> Headers | None:
+    """Headers of a datagram cut short (RFC 4475 ``baddn``), to address a 400."""
+    lines = _split_lines(data.decode("utf-8", "surrogateescape").rstrip("\r\n"))
+    try:
+        return Headers(_parse_header_lines(lines[1:]))
+    except SipError:
+        return None
+
+
+def _body(data: bytes, body_start: int, headers: Headers, stream: bool) -> bytes:
+    values = headers.get_all("content-length")
+    available = len(data) - body_start
+    if not values:
+        return b"" if stream else data[body_start:]
+    if len(set(v.strip() for v in values)) > 1:
+        raise SipError(400, "conflicting Content-Length headers")
+    text = values[0].strip()
+    if not text.isdigit() or not text.isascii() or len(text) > 9:
+        raise SipError(400, "malformed Content-Length")
+    length = int(text)
+    if length > available:
+        raise SipError(400, "Content-Length larger than the message")
+    return data[body_start : body_start + length]
+
+
+def _request(start_line: str, headers: Headers, body: bytes) -> Request:
+    parts = start_line.split(" ")
+    if len(parts) != 3 or not all(parts):
+        raise SipError(400, "malformed Request-Line")
+    method, uri, version = parts
+    if not _TOKEN_RE.fullmatch(method):
+        raise SipError(400, "malformed method")
+    m = _VERSION_RE.match(version)
+    if m is None:
+        raise SipError(400, "malformed SIP-Version")
+    if (int(m.group(1)), int(m.group(2))) != (2, 0):
+        raise SipError(505, "Version Not Supported")
+    return Request(method=method, uri=uri, version="SIP/2.0", headers=headers, body=body)
+
+
+def _response(start_line: str, headers: Headers, body: bytes) -> Response:
+    m = _STATUS_RE.match(start_line)
+    if m is None:
+        raise SipError(400, "malformed Status-Line")
+    return Response(status=int(m.group(1)), reason=m.group(2), headers=headers, body=body)
+
+
+class StreamFramer:
+    """Cut a TCP byte stream into messages by Content-Length (RFC 3261 §18.3).
+
+    Feed it whatever the socket delivered; ``next_message()`` returns one complete
+    message's bytes, or None when more bytes are needed. A CRLF keepalive between
+    messages (RFC 5626 §3.5.1) is skipped and counted in ``pings`` so the transport can
+    answer it. A message without Content-Length has an empty body, as RFC 3261 says a
+    stream message must carry one. Errors that make the stream unusable raise
+    ``ParseError``; the transport answers if it can and closes the connection.
+    """
+
+    def __init__(self, max_message: int = MAX_MESSAGE_SIZE) -> None:
+        self._buffer = bytearray()
+        self._max = max_message
+        self.pings = 0
+
+    def feed(self, data: bytes) -> None:
+        """Append bytes from the socket."""
+        self._buffer += data
+
+    def next_message(self) -> bytes | None:
+        """Remove and return the next complete message, if there is one."""
+        buf = self._buffer
+        skip = 0
+        while skip < len(buf) and buf[skip] in b"\r\n":
+            skip += 1
+        if skip:
+            if skip >= 4 and bytes(buf[:4]) == b"\r\n\r\n":
+                self.pings += 1
+            del buf[:skip]
+        if not buf:
+            return None
+        crlf = buf.find(b"\r\n\r\n")
+        lf = buf.find(b"\n\n")
+        if crlf < 0 and lf < 0:
+            if len(buf) > self._max:
+                raise ParseError(513, "Message Too Large")
+            return None
+        if crlf >= 0 and (lf < 0 or crlf < lf):
+            head_end, body_start = crlf, crlf + 4
+        else:
+            head_end, body_start = lf, lf + 2
+        length = self._content_length(bytes(buf[:head_end]))
+        total = body_start + length
+        if total > self._max:
+            raise ParseError(513, "Message Too Large")
+        if len(buf) < total:
+            return None
+        message = bytes(buf[:total])
+        del buf[:total]
+        return message
+
+    @staticmethod
+    def _content_length(head: bytes) -> int:
+        for line in head.split(b"\n")[1:]:
+            name, colon, value = line.partition(b":")
+            if not colon or line[:1] in (b" ", b"\t"):
+                continue
+            if name.strip().lower() in (b"content-length", b"l"):
+                text = value.strip()
+                if not text.isdigit() or len(text) > 9:
+                    raise ParseError(400, "malformed Content-Length")
+                return int(text)
+        return 0

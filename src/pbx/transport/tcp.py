@@ -1,0 +1,108 @@
+"""TCP glue: a byte stream is cut into messages (Content-Length framing) and every
+response goes back on the connection its request came in on (RFC 3261 §18.2.2)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import cast
+
+from pbx.sip.endpoint import Endpoint, Outcome
+from pbx.sip.events import Source
+from pbx.sip.parse import ParseError, StreamFramer
+from pbx.transport.addresses import normalize_host
+from pbx.transport.sink import EventSink
+
+log = logging.getLogger("pbx.transport")
+
+#: A connection that sends nothing for this long is closed (phones keep theirs alive
+#: with REGISTER refreshes or CRLF pings well within it).
+IDLE_TIMEOUT = 600.0
+
+
+class TcpConnection(asyncio.Protocol):
+    """One client connection."""
+
+    def __init__(self, endpoint: Endpoint, sink: EventSink | None) -> None:
+        self._endpoint = endpoint
+        self._sink = sink
+        self._loop = asyncio.get_running_loop()
+        self._framer = StreamFramer()
+        self._transport: asyncio.Transport | None = None
+        self._source = Source("", 0, "tcp")
+        self._idle: asyncio.TimerHandle | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio's, hence a cast, not a check.
+        self._transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self._source = Source(normalize_host(str(peer[0])), int(peer[1]), "tcp")
+        self._arm_idle()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+        self._transport = None
+
+    def _arm_idle(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+        self._idle = self._loop.call_later(IDLE_TIMEOUT, self._close)
+
+    def _close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        self._arm_idle()
+        self._framer.feed(data)
+        while True:
+            try:
+                message = self._framer.next_message()
+            except ParseError as exc:
+                log.info("closing TCP connection from %s: %s", self._source.host, exc.reason)
+                self._close()
+                return
+            if self._framer.pings and self._transport is not None:
+                self._framer.pings = 0
+                self._transport.write(b"\r\n")  # RFC 5626 §3.5.1 pong
+            if message is None:
+                return
+            self._handle(message)
+
+    def _handle(self, message: bytes) -> None:
+        try:
+            outcome = self._endpoint.receive(message, self._source, self._loop.time())
+        except Exception:
+            log.exception("internal error handling a message from %s", self._source.host)
+            return
+        waiter = self._sink(outcome.events) if outcome.events and self._sink else None
+        if waiter is None:
+            self._send(outcome)
+        else:
+            task = self._loop.create_task(self._send_after(waiter, outcome))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def _send_after(self, waiter: Awaitable[None], outcome: Outcome) -> None:
+        try:
+            await waiter
+        except Exception:
+            log.exception("event sink failed; the response is sent anyway")
+        self._send(outcome)
+
+    def _send(self, outcome: Outcome) -> None:
+        if outcome.data is not None and self._transport is not None:
+            self._transport.write(outcome.data)
+
+
+async def serve_tcp(
+    endpoint: Endpoint, host: str, port: int, sink: EventSink | None
+) -> asyncio.Server:
+    """Listen and start serving; returns the server (close it to stop)."""
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: TcpConnection(endpoint, sink), host=host, port=port, reuse_address=True
+    )

@@ -1,0 +1,86 @@
+"""UDP glue: datagram in -> core -> datagram out (RFC 3261 §18.2.2 addressing is the
+core's decision; this only sends where it says)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Awaitable
+from typing import cast
+
+from pbx.sip.endpoint import Endpoint, Outcome
+from pbx.sip.events import Source
+from pbx.transport.addresses import normalize_host
+from pbx.transport.sink import EventSink
+
+log = logging.getLogger("pbx.transport")
+
+
+class UdpProtocol(asyncio.DatagramProtocol):
+    """One bound UDP socket feeding the shared endpoint."""
+
+    def __init__(self, endpoint: Endpoint, sink: EventSink | None) -> None:
+        self._endpoint = endpoint
+        self._sink = sink
+        self._transport: asyncio.DatagramTransport | None = None
+        self._loop = asyncio.get_running_loop()
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio's, hence a cast, not a check.
+        self._transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        source = Source(normalize_host(str(addr[0])), int(addr[1]), "udp")
+        try:
+            outcome = self._endpoint.receive(data, source, self._loop.time())
+        except Exception:  # a bug must cost one message, never the server
+            log.exception("internal error handling a datagram from %s", source.host)
+            return
+        waiter = self._sink(outcome.events) if outcome.events and self._sink else None
+        if waiter is None:
+            self._send(outcome)
+        else:
+            task = self._loop.create_task(self._send_after(waiter, outcome))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def _send_after(self, waiter: Awaitable[None], outcome: Outcome) -> None:
+        try:
+            await waiter
+        except Exception:
+            log.exception("event sink failed; the response is sent anyway")
+        self._send(outcome)
+
+    def _send(self, outcome: Outcome) -> None:
+        if outcome.data is None or outcome.destination is None or self._transport is None:
+            return
+        dest = outcome.destination
+        self._transport.sendto(outcome.data, (dest.host, dest.port))
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable from a phone that went away: nothing to do.
+        log.debug("UDP error: %s", exc)
+
+
+async def serve_udp(
+    endpoint: Endpoint, host: str, port: int, sink: EventSink | None
+) -> asyncio.DatagramTransport:
+    """Bind and start serving; returns the transport (close it to stop)."""
+    loop = asyncio.get_running_loop()
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        if family == socket.AF_INET6:
+            # IPv6 only: IPv4 has its own socket on the same port.
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: UdpProtocol(endpoint, sink), sock=sock
+    )
+    return transport
