@@ -35,13 +35,15 @@ def upgrade() -> None:
         sa.Column("extension_number", sa.String(20), nullable=False),
         sa.Column("user_agent", sa.String(255)),
         sa.Column("ip_address", sa.String(50), nullable=False),
-        sa.Column("first_registered", sa.DateTime()),
-        sa.Column("last_registered", sa.DateTime()),
+        sa.Column("first_registered", sa.TIMESTAMP()),
+        sa.Column("last_registered", sa.TIMESTAMP()),
         sa.Column("contact_uri", sa.String(255)),
-        sa.UniqueConstraint("mac_address", "extension_number",
-                            name="uq_registered_phones_mac_extension"),
-        sa.UniqueConstraint("ip_address", "extension_number",
-                            name="uq_registered_phones_ip_extension"),
+        sa.UniqueConstraint(
+            "mac_address", "extension_number", name="uq_registered_phones_mac_extension"
+        ),
+        sa.UniqueConstraint(
+            "ip_address", "extension_number", name="uq_registered_phones_ip_extension"
+        ),
     )
 
 

@@ -55,13 +55,28 @@ class _Row:
 
     @classmethod
     def of(cls, r: PhoneRecord) -> _Row:
-        return cls(r.id, r.mac_address, r.extension_number, r.user_agent, r.ip_address,
-                   r.first_registered, r.last_registered, r.contact_uri)
+        return cls(
+            r.id,
+            r.mac_address,
+            r.extension_number,
+            r.user_agent,
+            r.ip_address,
+            r.first_registered,
+            r.last_registered,
+            r.contact_uri,
+        )
 
     def record(self) -> PhoneRecord:
-        return PhoneRecord(self.id, self.mac_address, self.extension_number, self.user_agent,
-                           self.ip_address, self.first_registered,
-                           self.last_registered, self.contact_uri)
+        return PhoneRecord(
+            self.id,
+            self.mac_address,
+            self.extension_number,
+            self.user_agent,
+            self.ip_address,
+            self.first_registered,
+            self.last_registered,
+            self.contact_uri,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +97,9 @@ class PhoneTable:
     store hands out negative placeholders and lets the database number them).
     """
 
-    def __init__(self, rows: Iterable[PhoneRecord] = (),
-                 next_id: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self, rows: Iterable[PhoneRecord] = (), next_id: Callable[[], int] | None = None
+    ) -> None:
         self._rows: dict[int, _Row] = {}
         self._by_mac: dict[tuple[str, str], _Row] = {}
         self._by_ip: dict[tuple[str, str], _Row] = {}
@@ -139,8 +155,13 @@ class PhoneTable:
             if at_ip is None:
                 self._insert(s)
             elif at_ip.mac_address is None:
-                log.info("phone %s@%s: MAC-less row %d adopts MAC %s", ext, s.ip_address,
-                         at_ip.id, s.mac_address)
+                log.info(
+                    "phone %s@%s: MAC-less row %d adopts MAC %s",
+                    ext,
+                    s.ip_address,
+                    at_ip.id,
+                    s.mac_address,
+                )
                 self._refresh(at_ip, s)
             else:
                 self._evict(at_ip, s)
@@ -148,11 +169,16 @@ class PhoneTable:
             return
         if at_ip is not None and at_ip is not at_mac:
             if at_ip.mac_address is None:
-                log.info("phone %s MAC %s: merging MAC-less row %d (%s) into row %d",
-                         ext, s.mac_address, at_ip.id, s.ip_address, at_mac.id)
+                log.info(
+                    "phone %s MAC %s: merging MAC-less row %d (%s) into row %d",
+                    ext,
+                    s.mac_address,
+                    at_ip.id,
+                    s.ip_address,
+                    at_mac.id,
+                )
                 self._remove(at_ip)
-                at_mac.first_registered = _earliest(at_mac.first_registered,
-                                                    at_ip.first_registered)
+                at_mac.first_registered = _earliest(at_mac.first_registered, at_ip.first_registered)
                 at_mac.user_agent = at_mac.user_agent or at_ip.user_agent
                 at_mac.contact_uri = at_mac.contact_uri or at_ip.contact_uri
             else:
@@ -170,13 +196,28 @@ class PhoneTable:
     # -- mechanics -----------------------------------------------------------------------
 
     def _evict(self, stale: _Row, s: Sighting) -> None:
-        log.warning("IP %s on extension %s now belongs to MAC %s: deleting stale row %r",
-                    s.ip_address, s.extension, s.mac_address, stale.record())
+        log.warning(
+            "IP %s on extension %s now belongs to MAC %s: deleting stale row %r",
+            s.ip_address,
+            s.extension,
+            s.mac_address,
+            stale.record(),
+        )
         self._remove(stale)
 
     def _insert(self, s: Sighting) -> None:
-        self._add(_Row(self._next_id(), s.mac_address, s.extension, s.user_agent,
-                       s.ip_address, s.at, s.at, s.contact_uri))
+        self._add(
+            _Row(
+                self._next_id(),
+                s.mac_address,
+                s.extension,
+                s.user_agent,
+                s.ip_address,
+                s.at,
+                s.at,
+                s.contact_uri,
+            )
+        )
 
     def _refresh(self, row: _Row, s: Sighting) -> None:
         ext = row.extension_number
@@ -232,8 +273,7 @@ class MemoryPhoneStore:
     async def list(self, filter: PhoneFilter = ALL) -> list[PhoneRecord]:
         return [r for r in self._table.records() if filter.matches(r)]
 
-    async def iter(self, filter: PhoneFilter = ALL,
-                   batch: int = 500) -> AsyncIterator[PhoneRecord]:
+    async def iter(self, filter: PhoneFilter = ALL, batch: int = 500) -> AsyncIterator[PhoneRecord]:
         for i, record in enumerate(await self.list(filter), 1):
             yield record
             if i % batch == 0:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import DateTime, Integer, String, Table, UniqueConstraint
+from sqlalchemy import TIMESTAMP, Integer, String, Table, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 UQ_MAC_EXTENSION = "uq_registered_phones_mac_extension"
@@ -37,8 +37,8 @@ class RegisteredPhone(Base):
     extension_number: Mapped[str] = mapped_column(String(20), nullable=False)
     user_agent: Mapped[str | None] = mapped_column(String(255))
     ip_address: Mapped[str] = mapped_column(String(50), nullable=False)
-    first_registered: Mapped[datetime | None] = mapped_column(DateTime)
-    last_registered: Mapped[datetime | None] = mapped_column(DateTime)
+    first_registered: Mapped[datetime | None] = mapped_column(TIMESTAMP)
+    last_registered: Mapped[datetime | None] = mapped_column(TIMESTAMP)
     contact_uri: Mapped[str | None] = mapped_column(String(255))
 
 

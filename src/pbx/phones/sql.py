@@ -120,8 +120,9 @@ def make_engine(url: str) -> Engine:
     are checked before use, so the store recovers by itself after a server restart.
     """
     if url.startswith("sqlite"):
-        engine = create_engine(url, pool_pre_ping=True,
-                               connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            url, pool_pre_ping=True, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
+        )
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -152,19 +153,26 @@ def _aware(value: datetime | None) -> datetime | None:
 def _record(row: Row[Any]) -> PhoneRecord:
     m = row._mapping
     return PhoneRecord(
-        id=m["id"], mac_address=m["mac_address"], extension_number=m["extension_number"],
-        user_agent=m["user_agent"], ip_address=m["ip_address"],
+        id=m["id"],
+        mac_address=m["mac_address"],
+        extension_number=m["extension_number"],
+        user_agent=m["user_agent"],
+        ip_address=m["ip_address"],
         first_registered=_aware(m["first_registered"]),
-        last_registered=_aware(m["last_registered"]), contact_uri=m["contact_uri"],
+        last_registered=_aware(m["last_registered"]),
+        contact_uri=m["contact_uri"],
     )
 
 
 def _values(r: PhoneRecord) -> dict[str, Any]:
     return {
-        "mac_address": r.mac_address, "extension_number": r.extension_number,
-        "user_agent": r.user_agent, "ip_address": r.ip_address,
+        "mac_address": r.mac_address,
+        "extension_number": r.extension_number,
+        "user_agent": r.user_agent,
+        "ip_address": r.ip_address,
         "first_registered": _naive(r.first_registered),
-        "last_registered": _naive(r.last_registered), "contact_uri": r.contact_uri,
+        "last_registered": _naive(r.last_registered),
+        "contact_uri": r.contact_uri,
     }
 
 
@@ -175,9 +183,19 @@ _SORT = func.coalesce(T.c.last_registered, literal(_EPOCH_NAIVE, DateTime))
 _UPDATE = (
     update(T)
     .where(T.c.id == bindparam("b_id"))
-    .values({c: bindparam(f"b_{c}") for c in
-             ("mac_address", "user_agent", "ip_address", "first_registered",
-              "last_registered", "contact_uri")})
+    .values(
+        {
+            c: bindparam(f"b_{c}")
+            for c in (
+                "mac_address",
+                "user_agent",
+                "ip_address",
+                "first_registered",
+                "last_registered",
+                "contact_uri",
+            )
+        }
+    )
 )
 _PARK = update(T).where(T.c.id == bindparam("b_id")).values(ip_address=bindparam("b_ip"))
 
@@ -197,7 +215,7 @@ def _where(f: PhoneFilter) -> list[ColumnElement[bool]]:
 
 def _chunks(items: Sequence[R], size: int) -> Iterable[Sequence[R]]:
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 class SqlPhoneStore:
@@ -233,8 +251,7 @@ class SqlPhoneStore:
     async def list(self, filter: PhoneFilter = ALL) -> builtins.list[PhoneRecord]:
         return await self._run(self._readers, self._page_sync, filter, None, None)
 
-    async def iter(self, filter: PhoneFilter = ALL,
-                   batch: int = 500) -> AsyncIterator[PhoneRecord]:
+    async def iter(self, filter: PhoneFilter = ALL, batch: int = 500) -> AsyncIterator[PhoneRecord]:
         after: tuple[datetime, int] | None = None
         while True:
             page = await self._run(self._readers, self._page_sync, filter, after, batch)
@@ -258,8 +275,7 @@ class SqlPhoneStore:
             conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
                 if self._postgres:
-                    conn.exec_driver_sql(
-                        "LOCK TABLE registered_phones IN SHARE ROW EXCLUSIVE MODE")
+                    conn.exec_driver_sql("LOCK TABLE registered_phones IN SHARE ROW EXCLUSIVE MODE")
                 placeholder = itertools.count(-1, -1)
                 rows = self._load(conn, sightings).values()
                 table = PhoneTable(rows, next_id=placeholder.__next__)
@@ -292,16 +308,24 @@ class SqlPhoneStore:
         for ids in _chunks(ch.deleted, 500):
             conn.execute(delete(T).where(T.c.id.in_(ids)))
         leaving = {(old.ip_address, old.extension_number) for old, _new in ch.moved}
-        parked = [{"b_id": new.id, "b_ip": f"~moving~{new.id}"} for _old, new in ch.moved
-                  if (new.ip_address, new.extension_number) in leaving]
+        parked = [
+            {"b_id": new.id, "b_ip": f"~moving~{new.id}"}
+            for _old, new in ch.moved
+            if (new.ip_address, new.extension_number) in leaving
+        ]
         if parked:
             conn.execute(_PARK, parked)
         if ch.updated:
-            conn.execute(_UPDATE, [
-                {"b_id": r.id, **{f"b_{k}": v for k, v in _values(r).items()
-                                  if k != "extension_number"}}
-                for r in ch.updated
-            ])
+            conn.execute(
+                _UPDATE,
+                [
+                    {
+                        "b_id": r.id,
+                        **{f"b_{k}": v for k, v in _values(r).items() if k != "extension_number"},
+                    }
+                    for r in ch.updated
+                ],
+            )
         if ch.inserted:
             conn.execute(insert(T), [_values(r) for r in ch.inserted])
 
@@ -311,8 +335,9 @@ class SqlPhoneStore:
             with conn.begin():
                 return int(conn.execute(delete(T)).rowcount)
 
-    def _page_sync(self, filter: PhoneFilter, after: tuple[datetime, int] | None,
-                   limit: int | None) -> builtins.list[PhoneRecord]:
+    def _page_sync(
+        self, filter: PhoneFilter, after: tuple[datetime, int] | None, limit: int | None
+    ) -> builtins.list[PhoneRecord]:
         where = _where(filter)
         if after is not None:
             key, last_id = after

@@ -73,12 +73,19 @@ class Sighting:
         set_ = object.__setattr__
         set_(self, "extension", ext)
         set_(self, "ip_address", ip)
-        set_(self, "mac_address", _limited("mac_address", self.mac_address, MAC_LEN,
-                                           truncate=False))
-        set_(self, "user_agent", _limited("user_agent", self.user_agent, USER_AGENT_LEN,
-                                          truncate=True))
-        set_(self, "contact_uri", _limited("contact_uri", self.contact_uri, CONTACT_LEN,
-                                           truncate=True))
+        set_(
+            self, "mac_address", _limited("mac_address", self.mac_address, MAC_LEN, truncate=False)
+        )
+        set_(
+            self,
+            "user_agent",
+            _limited("user_agent", self.user_agent, USER_AGENT_LEN, truncate=True),
+        )
+        set_(
+            self,
+            "contact_uri",
+            _limited("contact_uri", self.contact_uri, CONTACT_LEN, truncate=True),
+        )
         set_(self, "at", as_utc(self.at))
 
 
