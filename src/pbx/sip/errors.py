@@ -15,9 +15,7 @@ class SipError(Exception):
     ``Unsupported`` with 420, ``Allow`` with 405/501, ``Min-Expires`` with 423).
     """
 
-    def __init__(
-        self, status: int, reason: str, headers: tuple[tuple[str, str], ...] = ()
-    ) -> None:
+    def __init__(self, status: int, reason: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(f"{status} {reason}")
         self.status = status
         self.reason = reason
