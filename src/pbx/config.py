@@ -815,8 +815,7 @@ def _implied(error: Any, errors: list[Any]) -> bool:
         return False
     loc = tuple(error["loc"])
     return any(
-        len(other["loc"]) > len(loc) and tuple(other["loc"][: len(loc)]) == loc
-        for other in errors
+        len(other["loc"]) > len(loc) and tuple(other["loc"][: len(loc)]) == loc for other in errors
     )
 
 
