@@ -546,3 +546,8 @@ def test_any_bytes_give_settings_or_config_error(tmp_path: Path, raw: bytes) -> 
     path = tmp_path / "config.yml"
     path.write_bytes(raw)
     _check_outcome(path, {})
+
+
+def test_yaml_habits_stay_local_to_the_config_loader() -> None:
+    """Reading 0012 as text must not leak into PyYAML's SafeLoader used elsewhere."""
+    assert yaml.safe_load("[0012, yes]") == [10, True]

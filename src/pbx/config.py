@@ -137,7 +137,6 @@ def _no_duplicates(values: tuple[str, ...]) -> tuple[str, ...]:
     return values
 
 
-Int = Annotated[int, BeforeValidator(_refuse_bool)]
 PositiveInt = Annotated[int, BeforeValidator(_refuse_bool), Field(ge=1)]
 Port = Annotated[int, BeforeValidator(_refuse_bool), Field(ge=0, le=65535)]
 """Port 0 asks the OS for a free port, which tests rely on."""
