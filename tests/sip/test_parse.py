@@ -223,6 +223,13 @@ def test_keepalive_datagram_is_none() -> None:
     assert parse_message(b"\r\n") is None
 
 
+def test_datagram_with_leading_crlf_parses() -> None:
+    """RFC 3261 §7.5: CRLF before the start line is ignored."""
+    message = parse_message(b"\r\n\r\n" + REGISTER)
+    assert isinstance(message, Request)
+    assert message.method == "REGISTER"
+
+
 # ------------------------------------------------------------- repeated headers
 
 

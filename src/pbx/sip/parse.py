@@ -44,10 +44,13 @@ class ParseError(SipError):
         self.is_response = is_response
 
 
-def _find_header_end(data: bytes) -> tuple[int, int]:
-    """(end of header section, start of body), accepting bare-LF line ends too."""
-    crlf = data.find(b"\r\n\r\n")
-    lf = data.find(b"\n\n")
+def _find_header_end(data: bytes, start: int = 0) -> tuple[int, int]:
+    """(end of header section, start of body), accepting bare-LF line ends too.
+
+    The search begins at the start line (``start``), past any leading CRLF.
+    """
+    crlf = data.find(b"\r\n\r\n", start)
+    lf = data.find(b"\n\n", start)
     if crlf >= 0 and (lf < 0 or crlf < lf):
         return crlf, crlf + 4
     if lf >= 0:
@@ -104,7 +107,7 @@ def parse_message(data: bytes, *, stream: bool = False) -> Request | Response | 
     if start == len(data):
         return None
     is_response = data.startswith(b"SIP/", start)
-    head_end, body_start = _find_header_end(data)
+    head_end, body_start = _find_header_end(data, start)
     if head_end < start:
         raise ParseError(
             400, "Truncated message: no end of header section", _salvage(data[start:]), is_response
