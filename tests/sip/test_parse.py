@@ -213,6 +213,25 @@ def test_stream_without_content_length_has_empty_body() -> None:
     assert message.body == b""
 
 
+@pytest.mark.parametrize(
+    ("stream", "pings"),
+    [
+        (b"\r\n\r\n", 1),
+        (b"\r\n\r\n\r\n\r\n", 2),
+        (b"\r\n", 0),
+        (REGISTER + b"\r\n\r\n" + REGISTER, 1),
+        (b"\r\n\r\n" + REGISTER + b"\r\n\r\n", 2),
+    ],
+)
+def test_stream_crlf_keepalive_counts_pings_however_it_arrives(stream: bytes, pings: int) -> None:
+    """RFC 5626 §3.5.1: CRLFCRLF is a ping even when TCP splits it."""
+    for chunks in chunkings(stream):
+        framer = StreamFramer()
+        messages = frame_all(chunks, framer)
+        assert messages == [REGISTER] * stream.count(b"REGISTER sip")
+        assert framer.pings == pings, chunks
+
+
 def test_stream_crlf_before_a_message_is_ignored() -> None:
     for chunks in chunkings(b"\r\n" + REGISTER):
         assert frame_all(chunks) == [REGISTER]

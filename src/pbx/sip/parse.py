@@ -204,11 +204,17 @@ class StreamFramer:
         while skip < len(buf) and buf[skip] in b"\r\n":
             skip += 1
         if skip:
-            if skip >= 4 and bytes(buf[:4]) == b"\r\n\r\n":
+            run = bytes(buf[:skip])
+            end = 0  # just past the last complete ping
+            while (found := run.find(b"\r\n\r\n", end)) >= 0:
                 self.pings += 1
+                end = found + 4
+            if skip == len(buf):
+                # Only line ends so far: a ping may be split across segments, so keep
+                # what follows the last complete one (at most 3 bytes) for the next feed.
+                del buf[: max(end, skip - 3)]
+                return None
             del buf[:skip]
-        if not buf:
-            return None
         crlf = buf.find(b"\r\n\r\n")
         lf = buf.find(b"\n\n")
         if crlf < 0 and lf < 0:
