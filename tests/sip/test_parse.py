@@ -300,7 +300,12 @@ BAD: list[tuple[str, bytes, int, bool]] = [
     ("header without colon", wire("OPTIONS sip:a@b SIP/2.0", "Via SIP/2.0/UDP h"), 400, False),
     ("header name not a token", wire("OPTIONS sip:a@b SIP/2.0", "V(a): x"), 400, False),
     ("continuation first", wire("OPTIONS sip:a@b SIP/2.0", " folded"), 400, False),
-    ("no end of header section", b"OPTIONS sip:a@b SIP/2.0\r\n" + VIA.encode() + b"\r\n", 400, True),
+    (
+        "no end of header section",
+        b"OPTIONS sip:a@b SIP/2.0\r\n" + VIA.encode() + b"\r\n",
+        400,
+        True,
+    ),
 ]
 
 
