@@ -366,10 +366,17 @@ def test_environment_overrides(
     assert value == expected
 
 
+def test_environment_names_that_are_no_settings_path_are_left_alone(tmp_path: Path) -> None:
+    """Tools and tests use PBX_* names of their own (PBX_TEST_POSTGRES_URL)."""
+    loaded = load_settings(write(tmp_path, BASE), environ={"PBX_TEST_POSTGRES_URL": "x"})
+    plain = load_settings(write(tmp_path, BASE), environ={})
+    assert loaded.server.sip_port == plain.server.sip_port
+
+
 ENV_ERRORS: list[tuple[dict[str, str], list[str]]] = [
     ({"PBX_SERVER__SIP_PROT": "1"},
      ["$PBX_SERVER__SIP_PROT: server.sip_prot: unknown key (did you mean 'sip_port'?)"]),
-    ({"PBX_NOPE": "1"}, ["$PBX_NOPE: nope: unknown key"]),
+    ({"PBX_NOPE__X": "1"}, ["$PBX_NOPE__X: nope: unknown key"]),
     ({"PBX_SERVER__SIP_PORT": "abc"},
      ["$PBX_SERVER__SIP_PORT: server.sip_port: must be an integer (got 'abc')"]),
     ({"PBX_SERVER__SIP_PORT": "[1"},
@@ -391,8 +398,8 @@ ENV_ERRORS: list[tuple[dict[str, str], list[str]]] = [
       " (got 'SHA-256')"]),
     ({"PBX_EXTENSIONS__0__PASSWORD": ""},
      ["$PBX_EXTENSIONS__0__PASSWORD: extensions[0].password: must not be empty"]),
-    ({"PBX_APPI": "1", "PBX_SERVER__SIP_PORT": "-1"},
-     ["$PBX_APPI: appi: unknown key (did you mean 'api'?)",
+    ({"PBX_APPI__PORT": "1", "PBX_SERVER__SIP_PORT": "-1"},
+     ["$PBX_APPI__PORT: appi: unknown key (did you mean 'api'?)",
       "$PBX_SERVER__SIP_PORT: server.sip_port: must be >= 0 (got -1)"]),
 ]  # fmt: skip
 

@@ -609,8 +609,9 @@ def _apply_environment(
 ) -> tuple[dict[Loc, str], list[str]]:
     """Write ``PBX_SECTION__KEY=value`` into ``data``; give where each value came from.
 
-    Names are case-insensitive; ``__`` separates levels and a number picks a list item
-    (``PBX_EXTENSIONS__0__PASSWORD``). Values are YAML (``5070``, ``true``, ``[a, b]``)
+    A name without ``__`` that is not a section (``PBX_TEST_POSTGRES_URL``) is left
+    alone for other tools. Names are case-insensitive; ``__`` separates levels and a
+    number picks a list item (``PBX_EXTENSIONS__0__PASSWORD``). Values are YAML (``5070``, ``true``, ``[a, b]``)
     except for text settings, which take the variable verbatim so that a password such
     as ``#x: [`` arrives intact.
     """
@@ -618,6 +619,10 @@ def _apply_environment(
     problems: list[str] = []
     for name in sorted(environ):
         if not name.upper().startswith(ENV_PREFIX):
+            continue
+        if "__" not in name and name[len(ENV_PREFIX) :].lower() not in Settings.model_fields:
+            # PBX_SOMETHING that names no section is not a settings path (tools and
+            # tests use such names); a misspelt PBX_SECTION__KEY is still an error.
             continue
         label = f"${name}"
         keys = name[len(ENV_PREFIX) :].lower().split("__")
