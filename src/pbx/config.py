@@ -611,9 +611,9 @@ def _apply_environment(
 
     A name without ``__`` that is not a section (``PBX_TEST_POSTGRES_URL``) is left
     alone for other tools. Names are case-insensitive; ``__`` separates levels and a
-    number picks a list item (``PBX_EXTENSIONS__0__PASSWORD``). Values are YAML (``5070``, ``true``, ``[a, b]``)
-    except for text settings, which take the variable verbatim so that a password such
-    as ``#x: [`` arrives intact.
+    number picks a list item (``PBX_EXTENSIONS__0__PASSWORD``). Values are YAML
+    (``5070``, ``true``, ``[a, b]``) except for text settings, which take the
+    variable verbatim so that a password such as ``#x: [`` arrives intact.
     """
     origins: dict[Loc, str] = {}
     problems: list[str] = []
