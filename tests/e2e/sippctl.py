@@ -1,0 +1,94 @@
+"""Run sipp against a test server and read back what it counted.
+
+Why a wrapper: every sipp run in these tests needs the same bounded, quiet options
+(-nd so failed calls send nothing extra, a global timeout, statistics and errors in
+files in the test's folder) and the same way of turning a failure into a readable
+assertion message.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.e2e.conftest import SCENARIOS, PbxServer, free_port, require_tool
+
+#: sipp's own limit; the subprocess limit above it only catches a hung sipp.
+SIPP_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class SippRun:
+    """Exit code (0 = every call followed the scenario), counters and logs of one run."""
+
+    returncode: int
+    stats: dict[str, str]
+    errors: str
+    output: str
+
+    def counter(self, name: str) -> int:
+        """A cumulative counter from -trace_stat, e.g. ``SuccessfulCall``."""
+        return int(self.stats[f"{name}(C)"])
+
+    def describe(self) -> str:
+        """Everything useful when a run did not go as the test expected."""
+        counters = {
+            k: v for k, v in self.stats.items() if k.endswith("(C)") and v not in ("0", "")
+        }
+        return (
+            f"sipp exit {self.returncode}\ncounters: {counters}\n"
+            f"errors:\n{self.errors[-3000:]}\noutput:\n{self.output[-2000:]}"
+        )
+
+
+def injection_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
+    """A SEQUENTIAL injection file: extension;[authentication username=.. password=..]."""
+    lines = ["SEQUENTIAL"]
+    lines += [f"{user};[authentication username={user} password={pw}]" for user, pw in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_sipp(
+    server: PbxServer,
+    folder: Path,
+    scenario: str,
+    rows: list[tuple[str, str]],
+    *,
+    transport: str = "u1",
+    rate: int = 50,
+) -> SippRun:
+    """One call per row of ``rows`` (user, password) through ``scenario``."""
+    sipp = require_tool("sipp", "sip-tester")
+    folder.mkdir(parents=True, exist_ok=True)
+    users = injection_csv(folder / "users.csv", rows)
+    stat_file, error_file = folder / "stat.csv", folder / "errors.log"
+    command = [
+        sipp, f"{server.host}:{server.port}",
+        "-sf", str(SCENARIOS / scenario),
+        "-inf", str(users),
+        "-t", transport,
+        "-i", "127.0.0.1", "-p", str(free_port()),
+        "-m", str(len(rows)), "-r", str(rate), "-rp", "1000",
+        "-nd",
+        "-trace_stat", "-stf", str(stat_file),
+        "-trace_err", "-error_file", str(error_file),
+        "-timeout", f"{SIPP_TIMEOUT_S}s", "-timeout_error",
+    ]  # fmt: skip
+    proc = subprocess.run(
+        command,
+        cwd=folder,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=SIPP_TIMEOUT_S + 30,
+    )
+    stats: dict[str, str] = {}
+    if stat_file.exists():
+        rows_read = list(csv.reader(stat_file.read_text().splitlines(), delimiter=";"))
+        if len(rows_read) >= 2:
+            stats = dict(zip(rows_read[0], rows_read[-1], strict=False))
+    errors = error_file.read_text(errors="replace") if error_file.exists() else ""
+    output = (proc.stdout + proc.stderr).decode(errors="replace")
+    return SippRun(proc.returncode, stats, errors, output)
