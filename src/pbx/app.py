@@ -14,15 +14,23 @@ import logging
 import secrets
 import signal
 import time
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+
+import uvicorn
 
 from pbx.config import Settings
 from pbx.credentials import build_lookup
+from pbx.phones.sql import SqlPhoneStore, upgrade_to_head
+from pbx.phones.store import PhoneStore
+from pbx.phones.tracker import TrackedStore, Tracker
 from pbx.sip.endpoint import Endpoint
 from pbx.sip.events import AuthFailed, BindingEvent, Event, Registered
 from pbx.sip.registrar import Registrar, RegistrarPolicy
 from pbx.transport.addresses import listen_hosts
+from pbx.transport.sink import EventSink
 from pbx.transport.tcp import serve_tcp
 from pbx.transport.udp import serve_udp
 
@@ -93,6 +101,59 @@ def log_events(events: tuple[Event, ...]) -> None:
         event_log.info(json.dumps(record, ensure_ascii=False, default=str))
 
 
+async def open_sql_store(url: str) -> PhoneStore:
+    """Migrate to head and check the connection; raises when the database is unreachable."""
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, upgrade_to_head, url)
+    store = SqlPhoneStore(url)
+    try:
+        await store.count()
+    except Exception:
+        await store.close()
+        raise
+    return store
+
+
+class SipStatus:
+    """What the API may know about the SIP side, without touching sockets."""
+
+    def __init__(self, service: Service, tracker: Tracker, database_type: str) -> None:
+        self._service = service
+        self._tracker = tracker
+        self._database_type = database_type
+
+    def live_binding(self, extension: str, ip_address: str) -> datetime | None:
+        """Expiry (UTC) of the latest live binding of that phone, or None."""
+        registrar = self._service.endpoint.registrar
+        now = asyncio.get_running_loop().time()
+        latest = max(
+            (
+                b.expires_at
+                for b in registrar.bindings(extension)
+                if b.source.host == ip_address and b.expires_at > now
+            ),
+            default=None,
+        )
+        if latest is None:
+            return None
+        return datetime.fromtimestamp(time.time() + (latest - now), UTC)
+
+    def health(self) -> dict[str, object]:
+        """SIP and database state for ``GET /api/health``."""
+        return {
+            "sip": {
+                "status": "up",
+                "transports": sorted(self._service.ports),
+                "bindings": self._service.endpoint.registrar.binding_count(),
+            },
+            "database": {
+                "status": self._tracker.state,
+                "type": self._database_type,
+                "pending": self._tracker.pending,
+            },
+        }
+
+
 @dataclass
 class Service:
     """The running pieces, so that shutdown can close them in order."""
@@ -102,7 +163,7 @@ class Service:
     ports: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
-async def start_sip(settings: Settings, endpoint: Endpoint) -> Service:
+async def start_sip(settings: Settings, endpoint: Endpoint, sink: EventSink) -> Service:
     """Bind every configured transport on every listen address."""
     service = Service(endpoint)
     server = settings.server
@@ -110,10 +171,10 @@ async def start_sip(settings: Settings, endpoint: Endpoint) -> Service:
         for transport in server.transports:
             try:
                 if transport == "udp":
-                    udp = await serve_udp(endpoint, host, server.sip_port, log_events)
+                    udp = await serve_udp(endpoint, host, server.sip_port, sink)
                     service.closers.append(udp)
                 else:
-                    tcp = await serve_tcp(endpoint, host, server.sip_port, log_events)
+                    tcp = await serve_tcp(endpoint, host, server.sip_port, sink)
                     service.closers.append(tcp)
             except OSError as exc:
                 if ":" in host and host == "::":
@@ -137,15 +198,48 @@ async def _expiry_timer(endpoint: Endpoint) -> None:
         await asyncio.sleep(delay)
 
 
+class _EmbeddedApiServer(uvicorn.Server):
+    """uvicorn inside our event loop: signals are ours, so it must not capture them."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def serve(settings: Settings, config_path: Path) -> None:
-    """Run until SIGTERM or SIGINT."""
+    """Run until SIGTERM or SIGINT: tracker, SIP transports, expiry timer, HTTP API."""
+    url = settings.database.url(config_path.resolve().parent)
+    tracker = Tracker(lambda: open_sql_store(url), clear_on_boot=settings.tracking.clear_on_boot)
+    await tracker.start()
+
+    def sink(events: tuple[Event, ...]) -> Awaitable[None] | None:
+        log_events(events)
+        return tracker.submit(events)
+
     endpoint = build_endpoint(settings)
-    service = await start_sip(settings, endpoint)
+    service = await start_sip(settings, endpoint, sink)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    timer = asyncio.create_task(_expiry_timer(endpoint))
+    tasks = [asyncio.create_task(_expiry_timer(endpoint))]
+    api_server: uvicorn.Server | None = None
+    if settings.api.enabled:
+        from pbx.api.app import create_app
+
+        status = SipStatus(service, tracker, settings.database.type)
+        api = create_app(TrackedStore(tracker), status)
+        config = uvicorn.Config(
+            api,
+            host=settings.api.host,
+            port=settings.api.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+        api_server = _EmbeddedApiServer(config)
+        tasks.append(asyncio.create_task(api_server.serve()))
+        log.info("HTTP API on http://%s:%d/", settings.api.host, settings.api.port)
     log.info(
         "pbx ready: %d extensions, realm %r, config %s",
         len(settings.extensions),
@@ -156,9 +250,14 @@ async def serve(settings: Settings, config_path: Path) -> None:
         await stop.wait()
     finally:
         log.info("shutting down")
-        timer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await timer
         for closer in service.closers:
             closer.close()
+        if api_server is not None:
+            api_server.should_exit = True
+        for task in tasks[:1]:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await tracker.close()
         log.info("stopped")

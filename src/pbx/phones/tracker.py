@@ -1,0 +1,294 @@
+"""Registrar events -> ``registered_phones`` rows, with group commit and a memory fallback.
+
+Why it is shaped this way:
+
+* **A 200 OK means the row is committed.** ``submit`` returns an awaitable that the
+  transport waits for before it answers. Sightings queue up while a transaction is in
+  flight and the next transaction takes them all (group commit), so durability costs
+  one commit per batch, not per phone.
+* **SIP never stops for the database.** When a commit fails because the database is
+  unreachable (missing at start-up or lost later), the batch is recorded in an
+  in-memory store instead (the API serves it, health says ``fallback``) and remembered.
+  A background task retries with exponential backoff; once the database answers, the
+  boot cleanup runs if it never did, the remembered sightings are replayed through the
+  same tracking rules in order (so nothing is duplicated), and only then does the
+  tracker switch back.
+* The database is only touched through the ``PhoneStore`` protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pbx.phones.identity import identify_mac
+from pbx.phones.memory import MemoryPhoneStore
+from pbx.phones.store import ALL, PhoneFilter, PhoneRecord, PhoneStore, Sighting
+from pbx.sip.events import Event, Registered
+
+log = logging.getLogger("pbx.phones")
+
+#: Opens the real store: migrations, connection check. Raises when unreachable.
+StoreOpener = Callable[[], Awaitable[PhoneStore]]
+
+
+def sighting_from(event: Registered, at: datetime) -> Sighting:
+    """One authenticated REGISTER as an inventory observation.
+
+    The IP is the packet's real source (a phone behind NAT is where it really comes
+    from); the Contact is the first one as sent (None for a fetch or ``Contact: *``, so
+    a known Contact is kept); the MAC comes from the identity module's trusted places.
+    """
+    contact = event.contacts[0] if event.contacts else None
+    return Sighting(
+        extension=event.extension,
+        ip_address=event.source.host,
+        mac_address=identify_mac(event.headers),
+        user_agent=event.user_agent,
+        contact_uri=contact,
+        at=at,
+    )
+
+
+@dataclass
+class _Item:
+    sighting: Sighting
+    done: asyncio.Future[None]
+
+
+class Tracker:
+    """Turns ``Registered`` events into committed rows; see the module docstring."""
+
+    def __init__(
+        self,
+        open_store: StoreOpener,
+        *,
+        clear_on_boot: bool = True,
+        max_batch: int = 2000,
+        retry_initial: float = 0.5,
+        retry_max: float = 30.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._open_store = open_store
+        self._clear_on_boot = clear_on_boot
+        self._booted = False
+        self._max_batch = max_batch
+        self._retry_initial = retry_initial
+        self._retry_max = retry_max
+        self._clock = clock
+        self._store: PhoneStore | None = None
+        self._memory = MemoryPhoneStore()
+        self._pending: list[Sighting] = []
+        self._queue: list[_Item] = []
+        self._wakeup = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._reconnecting: asyncio.Task[None] | None = None
+        self.committed = 0
+        self.batches = 0
+
+    # ------------------------------------------------------------------ status
+
+    @property
+    def state(self) -> str:
+        """``connected`` when rows go to the database, ``fallback`` while in memory."""
+        return "connected" if self._store is not None else "fallback"
+
+    @property
+    def pending(self) -> int:
+        """Sightings recorded in memory and not yet written back."""
+        return len(self._pending)
+
+    @property
+    def store(self) -> PhoneStore:
+        """The store the API should read: the database, or memory during an outage."""
+        return self._store if self._store is not None else self._memory
+
+    # --------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Open the database (or start in fallback) and start the writer."""
+        await self._try_open()
+        if self._store is None:
+            self._start_reconnect()
+        self._tasks.append(asyncio.create_task(self._writer(), name="pbx-tracker-writer"))
+
+    async def close(self) -> None:
+        """Flush what is queued, stop the tasks, close the store."""
+        await self.flush()
+        for task in [*self._tasks, self._reconnecting]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+
+    async def flush(self) -> None:
+        """Wait until everything submitted so far is recorded (for tests and shutdown)."""
+        if self._queue:
+            await asyncio.gather(*(item.done for item in list(self._queue)))
+
+    # ------------------------------------------------------------------ intake
+
+    def submit(self, events: tuple[Event, ...]) -> Awaitable[None] | None:
+        """Queue the sightings in ``events``; the awaitable completes once recorded."""
+        loop: asyncio.AbstractEventLoop | None = None
+        last: asyncio.Future[None] | None = None
+        for event in events:
+            if not isinstance(event, Registered):
+                continue
+            if loop is None:
+                loop = asyncio.get_running_loop()
+            try:
+                sighting = sighting_from(event, self._clock())
+            except ValueError as exc:  # e.g. an extension longer than the column
+                log.warning("not tracking a registration of %r: %s", event.extension, exc)
+                continue
+            last = loop.create_future()
+            self._queue.append(_Item(sighting, last))
+        if last is None:
+            return None
+        self._wakeup.set()
+        return last
+
+    # ------------------------------------------------------------------ writing
+
+    async def _writer(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: len(batch)]
+                await self._write(batch)
+
+    async def _write(self, batch: list[_Item]) -> None:
+        sightings = [item.sighting for item in batch]
+        try:
+            if self._store is not None:
+                try:
+                    await self._store.record(sightings)
+                    self.committed += len(sightings)
+                    self.batches += 1
+                    return
+                except Exception as exc:
+                    if not _is_unavailable(exc):
+                        raise
+                    log.error("database unavailable, tracking in memory: %s", _short(exc))
+                    self._store = None
+                    self._start_reconnect()
+            self._pending.extend(sightings)
+            await self._memory.record(sightings)
+        except Exception:
+            log.exception("could not record %d sightings", len(sightings))
+        finally:
+            for item in batch:
+                if not item.done.done():
+                    item.done.set_result(None)
+
+    # ------------------------------------------------------------ reconnecting
+
+    def _start_reconnect(self) -> None:
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = asyncio.create_task(
+                self._reconnect(), name="pbx-tracker-reconnect"
+            )
+
+    async def _try_open(self) -> PhoneStore | None:
+        try:
+            store = await self._open_store()
+        except Exception as exc:
+            log.error("database unavailable: %s", _short(exc))
+            return None
+        try:
+            if not self._booted and self._clear_on_boot:
+                removed = await store.clear()
+                log.info("boot cleanup: removed %d rows from registered_phones", removed)
+            self._booted = True
+        except Exception as exc:
+            log.error("database unavailable during boot cleanup: %s", _short(exc))
+            await store.close()
+            return None
+        if not self._pending:
+            self._store = store
+        return store
+
+    async def _reconnect(self) -> None:
+        delay = self._retry_initial
+        store: PhoneStore | None = None
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._retry_max)
+            if store is None:
+                store = await self._try_open()
+                if store is None:
+                    continue
+                if self._store is store:  # nothing was pending: already switched
+                    log.info("database is back; tracking there again")
+                    self._memory = MemoryPhoneStore()
+                    return
+            try:
+                await self._write_back(store)
+            except Exception as exc:
+                log.error("write-back failed, will retry: %s", _short(exc))
+                continue
+            log.info("database is back; tracking there again")
+            self._store = store
+            self._memory = MemoryPhoneStore()
+            return
+
+    async def _write_back(self, store: PhoneStore) -> None:
+        """Replay the sightings kept in memory, oldest first, in batches.
+
+        New sightings may arrive (into memory) while this runs; the loop ends only when
+        none are left, and the caller switches stores without yielding in between.
+        """
+        while self._pending:
+            chunk: Sequence[Sighting] = self._pending[: self._max_batch]
+            await store.record(chunk)
+            del self._pending[: len(chunk)]
+            log.info("wrote back %d sightings (%d left)", len(chunk), len(self._pending))
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    """Database errors that mean 'cannot reach it now', as opposed to a bug."""
+    if isinstance(exc, OSError | ConnectionError | TimeoutError):
+        return True
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"OperationalError", "InterfaceError", "DisconnectionError"})
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+class TrackedStore:
+    """A ``PhoneStore`` that always reads whichever store the tracker uses now, so the
+    API keeps serving during an outage without knowing there is one."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self._tracker = tracker
+
+    async def record(self, sightings: Sequence[Sighting]) -> None:
+        await self._tracker.store.record(sightings)
+
+    async def clear(self) -> int:
+        return await self._tracker.store.clear()
+
+    async def list(self, filter: PhoneFilter = ALL) -> builtins.list[PhoneRecord]:
+        return await self._tracker.store.list(filter)
+
+    def iter(self, filter: PhoneFilter = ALL, batch: int = 500) -> AsyncIterator[PhoneRecord]:
+        return self._tracker.store.iter(filter, batch)
+
+    async def count(self) -> int:
+        return await self._tracker.store.count()
+
+    async def close(self) -> None:
+        """The tracker owns the real store and closes it."""
