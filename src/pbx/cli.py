@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.logging.level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic narrates every plugin it loads at INFO; one line from us says enough.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "verify-database":
         from pbx.phones.verify import verify
 

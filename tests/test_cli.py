@@ -1,0 +1,146 @@
+"""The ``pbx`` command as an operator meets it: exit codes, messages, a real serve."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PBX = [sys.executable, "-m", "pbx"]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*PBX, *args], capture_output=True, text=True, timeout=60, cwd=cwd, env=_env()
+    )
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.upper().startswith("PBX_")}
+
+
+def test_check_config_accepts_the_repository_config() -> None:
+    result = run("check-config", "--config", str(REPO / "config.yml"))
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("server: {sip_port: seventy}\n", "server.sip_port"),
+        ("registrar: {min_expires: -5}\n", "registrar.min_expires"),
+        ("database: {type: oracle}\n", "database"),
+        ("extensions: [{number: '1001'}]\n", "extensions[0]"),
+        ("server: [unclosed\n", "YAML"),
+    ],
+)
+@pytest.mark.parametrize("command", ["check-config", "serve"])
+def test_bad_config_is_one_clear_message_and_exit_2(
+    tmp_path: Path, text: str, expected: str, command: str
+) -> None:
+    config = tmp_path / "config.yml"
+    config.write_text(text)
+    result = run(command, "--config", str(config))
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    result = run("check-config", "--config", str(tmp_path / "nope.yml"))
+    assert result.returncode == 2
+    assert "nope.yml" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    return port
+
+
+def _options(family: int, host: str, port: int, transport: str) -> bytes:
+    sock = socket.socket(family, socket.SOCK_DGRAM if transport == "UDP" else socket.SOCK_STREAM)
+    sock.settimeout(2)
+    try:
+        if transport == "TCP":
+            sock.connect((host, port))
+            local = sock.getsockname()[1]
+        else:
+            sock.bind((host, 0))
+            local = sock.getsockname()[1]
+        ref = f"[{host}]" if ":" in host else host
+        msg = (
+            f"OPTIONS sip:{ref}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/{transport} {ref}:{local};branch=z9hG4bK-cli-{local};rport\r\n"
+            f"From: <sip:probe@{ref}>;tag=1\r\nTo: <sip:probe@{ref}>\r\n"
+            f"Call-ID: cli-{local}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+            "Content-Length: 0\r\n\r\n"
+        ).encode()
+        if transport == "TCP":
+            sock.sendall(msg)
+            return sock.recv(4096)
+        sock.sendto(msg, (host, port))
+        return sock.recvfrom(4096)[0]
+    finally:
+        sock.close()
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def test_serve_answers_on_ipv4_and_ipv6_and_stops_gracefully(tmp_path: Path) -> None:
+    """``0.0.0.0`` serves IPv4 and IPv6, UDP and TCP; SIGTERM ends it with exit 0."""
+    port = _free_port()
+    config = tmp_path / "config.yml"
+    config.write_text(
+        f"server: {{sip_host: 0.0.0.0, sip_port: {port}}}\n"
+        "api: {enabled: false}\n"
+        "database: {type: sqlite, path: pbx.db}\n"
+        "extensions: [{number: '1001', password: secret1001}]\n"
+    )
+    proc = subprocess.Popen(
+        [*PBX, "serve", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_env(),
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                reply = _options(socket.AF_INET, "127.0.0.1", port, "UDP")
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+        assert reply.startswith(b"SIP/2.0 200 OK")
+        assert _options(socket.AF_INET, "127.0.0.1", port, "TCP").startswith(b"SIP/2.0 200 OK")
+        if _has_ipv6_loopback():
+            assert _options(socket.AF_INET6, "::1", port, "UDP").startswith(b"SIP/2.0 200")
+            assert _options(socket.AF_INET6, "::1", port, "TCP").startswith(b"SIP/2.0 200")
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=15)
+        assert proc.returncode == 0, output
+        assert "stopped" in output
+        assert (tmp_path / "pbx.db").exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
