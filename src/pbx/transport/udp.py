@@ -26,6 +26,9 @@ class UdpProtocol(asyncio.DatagramProtocol):
         self._transport: asyncio.DatagramTransport | None = None
         self._loop = asyncio.get_running_loop()
         self._pending: set[asyncio.Task[None]] = set()
+        # Responses (by identity of their bytes, which the endpoint's retransmission
+        # cache hands out again) still waiting for their events to be committed.
+        self._held: set[int] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio's, hence a cast, not a check.
@@ -38,6 +41,10 @@ class UdpProtocol(asyncio.DatagramProtocol):
         except Exception:  # a bug must cost one message, never the server
             log.exception("internal error handling a datagram from %s", source.host)
             return
+        if outcome.data is not None and id(outcome.data) in self._held:
+            # A retransmission of a request whose answer waits for its commit: the
+            # answer goes out once, when committed, never early.
+            return
         waiter = self._sink(outcome.events) if outcome.events and self._sink else None
         if waiter is None:
             self._send(outcome)
@@ -47,10 +54,14 @@ class UdpProtocol(asyncio.DatagramProtocol):
             task.add_done_callback(self._pending.discard)
 
     async def _send_after(self, waiter: Awaitable[None], outcome: Outcome) -> None:
+        key = id(outcome.data)
+        self._held.add(key)
         try:
             await waiter
         except Exception:
             log.exception("event sink failed; the response is sent anyway")
+        finally:
+            self._held.discard(key)
         self._send(outcome)
 
     def _send(self, outcome: Outcome) -> None:
