@@ -219,7 +219,7 @@ class SipClient:
                 self.sock.settimeout(max(0.001, deadline - time.monotonic()))
                 try:
                     data, _ = self.sock.recvfrom(65535)
-                except (TimeoutError, socket.timeout) as exc:
+                except TimeoutError as exc:
                     raise TimeoutError("no SIP response within the deadline") from exc
                 return parse_response(data)
         while True:
@@ -229,7 +229,7 @@ class SipClient:
             self.sock.settimeout(max(0.001, deadline - time.monotonic()))
             try:
                 chunk = self.sock.recv(65535)
-            except (TimeoutError, socket.timeout) as exc:
+            except TimeoutError as exc:
                 raise TimeoutError("no SIP response within the deadline") from exc
             if not chunk:
                 raise ConnectionError("server closed the TCP connection")
@@ -296,7 +296,5 @@ class SipClient:
         challenge = parse_challenge(first.header("www-authenticate") or "")
         uri = f"sip:{self.server[0]}:{self.server[1]}"
         auth = digest_authorization(challenge, user, password, "REGISTER", uri)
-        final = self.request(
-            "REGISTER", user, contact=contact, expires=expires, authorization=auth
-        )
+        final = self.request("REGISTER", user, contact=contact, expires=expires, authorization=auth)
         return first, final

@@ -34,9 +34,7 @@ class SippRun:
 
     def describe(self) -> str:
         """Everything useful when a run did not go as the test expected."""
-        counters = {
-            k: v for k, v in self.stats.items() if k.endswith("(C)") and v not in ("0", "")
-        }
+        counters = {k: v for k, v in self.stats.items() if k.endswith("(C)") and v not in ("0", "")}
         return (
             f"sipp exit {self.returncode}\ncounters: {counters}\n"
             f"errors:\n{self.errors[-3000:]}\noutput:\n{self.output[-2000:]}"

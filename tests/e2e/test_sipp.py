@@ -41,9 +41,7 @@ def test_sipp_registers_extensions(
 ) -> None:
     """Every one of ``count`` phones ends with one binding, created exactly once."""
     users = _users(1000, count)
-    run = run_sipp(
-        pbx, tmp_path / "sipp", "register_digest.xml", users, transport=sipp_transport
-    )
+    run = run_sipp(pbx, tmp_path / "sipp", "register_digest.xml", users, transport=sipp_transport)
     assert run.returncode == 0, run.describe()
     assert run.counter("SuccessfulCall") == count, run.describe()
 
