@@ -49,13 +49,13 @@ class UdpProtocol(asyncio.DatagramProtocol):
         if waiter is None:
             self._send(outcome)
         else:
+            self._held.add(id(outcome.data))
             task = self._loop.create_task(self._send_after(waiter, outcome))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 
     async def _send_after(self, waiter: Awaitable[None], outcome: Outcome) -> None:
         key = id(outcome.data)
-        self._held.add(key)
         try:
             await waiter
         except Exception:
