@@ -528,3 +528,22 @@ async def test_a_database_from_before_migrations_is_adopted(tmp_path: Any) -> No
         datetime(2020, 1, 1, tzinfo=UTC),
         "10.0.0.2",
     )
+
+
+@pytest.mark.postgres
+async def test_store_survives_a_postgresql_restart(
+    migrated_postgres_db: str, postgres_cluster: Any
+) -> None:
+    """Down: record() raises (the tracker falls back). Up again: the next batch works,
+    although the writer's kept connection died with the old server."""
+    store = SqlPhoneStore(migrated_postgres_db)
+    await store.clear()
+    await store.record([see(ext="100")])
+    with (
+        postgres_cluster.stopped(),
+        pytest.raises(Exception, match=r"(?i)connect|terminat|closed"),
+    ):
+        await store.record([see(ext="101")])
+    await store.record([see(ext="102")])
+    assert sorted(r.extension_number for r in await store.list()) == ["100", "102"]
+    await store.close()
