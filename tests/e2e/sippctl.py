@@ -24,6 +24,7 @@ class SippRun:
     """Exit code (0 = every call followed the scenario), counters and logs of one run."""
 
     returncode: int
+    local_port: int
     stats: dict[str, str]
     errors: str
     output: str
@@ -63,12 +64,13 @@ def run_sipp(
     folder.mkdir(parents=True, exist_ok=True)
     users = injection_csv(folder / "users.csv", rows)
     stat_file, error_file = folder / "stat.csv", folder / "errors.log"
+    local_port = free_port()
     command = [
         sipp, f"{server.host}:{server.port}",
         "-sf", str(SCENARIOS / scenario),
         "-inf", str(users),
         "-t", transport,
-        "-i", "127.0.0.1", "-p", str(free_port()),
+        "-i", "127.0.0.1", "-p", str(local_port),
         "-m", str(len(rows)), "-r", str(rate), "-rp", "1000",
         "-nd",
         "-trace_stat", "-stf", str(stat_file),
@@ -89,4 +91,4 @@ def run_sipp(
             stats = dict(zip(rows_read[0], rows_read[-1], strict=False))
     errors = error_file.read_text(errors="replace") if error_file.exists() else ""
     output = (proc.stdout + proc.stderr).decode(errors="replace")
-    return SippRun(proc.returncode, stats, errors, output)
+    return SippRun(proc.returncode, local_port, stats, errors, output)

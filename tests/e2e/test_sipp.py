@@ -53,7 +53,11 @@ def test_sipp_registers_extensions(
     created = _created_count(events, transport)
     assert created == Counter(expected), "each extension exactly once, and no other"
     assert not [e for e in events if e["event"] == "AuthFailed"]
-    assert {e["user_agent"] for e in events if e["event"] == "BindingCreated"} == {"sipp-e2e"}
+    created_events = [e for e in events if e["event"] == "BindingCreated"]
+    assert {e["user_agent"] for e in created_events} == {"sipp-e2e"}
+    assert {e["ip"] for e in created_events} == {"127.0.0.1"}
+    if transport == "udp":  # over TCP sipp connects from an ephemeral port
+        assert {e["port"] for e in created_events} == {run.local_port}
 
 
 def test_wrong_password_is_refused_and_stores_nothing(pbx: PbxServer, tmp_path: Path) -> None:
