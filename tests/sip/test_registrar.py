@@ -666,3 +666,17 @@ def test_malformed_register_is_400_before_any_challenge(fields: list[tuple[str, 
     base = [(n, v) for n, v in request.headers.fields if n not in replaced]
     request = Request("REGISTER", request.uri, "SIP/2.0", make_headers([*base, *fields]))
     assert phone.send(request, 0.0).status == 400
+
+
+@pytest.mark.parametrize(
+    ("now", "asked", "granted"),
+    [(261680.23671160112, 600, 600), (31873.07012674512, 99999, 7200)],
+)
+def test_granted_expires_survives_float_clock_rounding(
+    now: float, asked: int, granted: int
+) -> None:
+    """``now`` from loop.time(): (now + 600) - now can be 600.00000000001; the 200 must
+    still say 600, and never more than max_expires."""
+    registrar = make_registrar(max_expires=7200)
+    result = Phone(registrar).register(now, expires=asked)
+    assert result.contacts() == {"sip:100@192.0.2.4:5062": granted}

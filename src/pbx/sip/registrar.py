@@ -413,7 +413,9 @@ class Registrar:
     def _ok(self, request: Request, source: Source, extension: str, now: float) -> Response:
         extra: list[tuple[str, str]] = []
         for binding in self._bindings.get(extension, {}).values():
-            remaining = max(0, math.ceil(binding.expires_at - now))
+            # now + expires - now is not always expires in floating point: allow a
+            # millisecond of error, and never list more than was granted.
+            remaining = max(0, min(binding.expires, math.ceil(binding.expires_at - now - 1e-3)))
             params = "".join(
                 _format_param(name, value)
                 for name, value in binding.contact.params
