@@ -92,7 +92,6 @@ def test_reply_goes_to_the_sent_by_port_without_rport_and_to_the_source_port_wit
     async def scenario(endpoint: Endpoint, port: int, events: list[Event]) -> None:
         loop = asyncio.get_running_loop()
         with udp_socket() as sender, udp_socket() as listener:
-            phone = Phone(endpoint.registrar, host=HOST, port=port_of(sender))
             base = Request(
                 "OPTIONS",
                 "sip:example.com",
@@ -121,7 +120,6 @@ def test_reply_goes_to_the_sent_by_port_without_rport_and_to_the_source_port_wit
                 f"SIP/2.0/UDP {HOST}:{port_of(listener)};rport={port_of(sender)}"
                 f";branch=z9hG4bKrport;received={HOST}"
             )
-            del phone
 
     asyncio.run(with_server(scenario))
 
