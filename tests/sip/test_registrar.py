@@ -493,7 +493,7 @@ def test_username_must_equal_to_user() -> None:
     result = phone.register(0.0)
     assert result.status == 403
     assert [type(e) for e in result.events] == [AuthFailed]
-    assert result.events[0].extension == "100"  # type: ignore[union-attr]
+    assert result.events[0].extension == "100"
     assert registrar.binding_count() == 0
 
 
