@@ -2,13 +2,15 @@
 
 Always HTTP 200 while the process answers; ``status`` says ``degraded`` when a
 component is in a degraded state (the database in memory fallback, SIP down) or
-the inventory cannot be counted, so monitors read the body, not the status code.
+the inventory cannot be counted, so monitors read the body, not the status code. Datetimes in ``health()`` are written
+like every other API timestamp (ISO 8601 UTC with ``Z``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -16,7 +18,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from pbx.api.deps import StatusDep, StoreDep
-from pbx.api.schemas import HealthPublic
+from pbx.api.schemas import HealthPublic, iso_utc
 
 log = logging.getLogger("pbx.api")
 router = APIRouter(prefix="/api", tags=["health"])
@@ -56,4 +58,4 @@ async def health(store: StoreDep, status: StatusDep) -> JSONResponse:
         "phones": phones,
         **parts,
     }
-    return JSONResponse(jsonable_encoder(body))
+    return JSONResponse(jsonable_encoder(body, custom_encoder={datetime: iso_utc}))

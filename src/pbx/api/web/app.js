@@ -1,5 +1,5 @@
 // The inventory page: fetch /api/registered-phones and /api/health every few
-// seconds and render them. Plain DOM (textContent only, never innerHTML): user
+// seconds and render them. Plain DOM, text set with textContent only: user
 // agents and contacts come from the network and must not become markup.
 "use strict";
 
