@@ -75,11 +75,19 @@ def require_tool(name: str, package: str) -> str:
     pytest.fail(message, pytrace=False)
 
 
-def write_config(folder: Path, port: int, extensions: tuple[int, ...] = EXTENSIONS) -> Path:
+def write_config(
+    folder: Path,
+    port: int,
+    extensions: tuple[int, ...] = EXTENSIONS,
+    api_port: int | None = None,
+) -> Path:
     """A complete config.yml for a loopback server (JSON is valid YAML)."""
+    api: dict[str, object] = {"enabled": False}
+    if api_port is not None:
+        api = {"enabled": True, "host": "127.0.0.1", "port": api_port}
     config = {
         "server": {"sip_host": "127.0.0.1", "sip_port": port, "transports": ["udp", "tcp"]},
-        "api": {"enabled": False},
+        "api": api,
         "database": {"type": "sqlite", "path": str(folder / "pbx.db")},
         "logging": {"level": "INFO"},
         "extensions": [{"number": str(n), "password": f"secret{n}"} for n in extensions],
@@ -176,15 +184,24 @@ def _options(client: SipClient) -> bytes:
 
 
 @contextlib.contextmanager
-def running_pbx(folder: Path, port: int | None = None) -> Iterator[PbxServer]:
-    """Start ``python -m pbx serve``, wait until it answers OPTIONS, stop it gracefully."""
+def running_pbx(
+    folder: Path,
+    port: int | None = None,
+    *,
+    extensions: tuple[int, ...] = EXTENSIONS,
+    api_port: int | None = None,
+) -> Iterator[PbxServer]:
+    """Start ``python -m pbx serve``, wait until it answers OPTIONS, stop it gracefully.
+
+    The same ``folder`` (and so the same SQLite file) can be started again, as a restart.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    config = write_config(folder, port)
+    config = write_config(folder, port, extensions, api_port)
     log_path = folder / "pbx.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env = {k: v for k, v in env.items() if not k.upper().startswith("PBX_")}
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "pbx", "serve", "--config", str(config)],
             cwd=folder,

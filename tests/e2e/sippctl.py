@@ -42,10 +42,17 @@ class SippRun:
         )
 
 
-def injection_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
-    """A SEQUENTIAL injection file: extension;[authentication username=.. password=..]."""
+def injection_csv(
+    path: Path, rows: list[tuple[str, str]], extra: list[tuple[str, ...]] | None = None
+) -> Path:
+    """A SEQUENTIAL injection file: extension;[authentication username=.. password=..]
+    followed by the ``extra`` fields of that row (field2, field3, ...)."""
     lines = ["SEQUENTIAL"]
-    lines += [f"{user};[authentication username={user} password={pw}]" for user, pw in rows]
+    for i, (user, pw) in enumerate(rows):
+        fields = [user, f"[authentication username={user} password={pw}]"]
+        if extra is not None:
+            fields.extend(extra[i])
+        lines.append(";".join(fields))
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -58,11 +65,14 @@ def run_sipp(
     *,
     transport: str = "u1",
     rate: int = 50,
+    extra: list[tuple[str, ...]] | None = None,
+    local_ip: str = "127.0.0.1",
 ) -> SippRun:
-    """One call per row of ``rows`` (user, password) through ``scenario``."""
+    """One call per row of ``rows`` (user, password) through ``scenario``; ``extra``
+    adds per-row injection fields (field2 ...)."""
     sipp = require_tool("sipp", "sip-tester")
     folder.mkdir(parents=True, exist_ok=True)
-    users = injection_csv(folder / "users.csv", rows)
+    users = injection_csv(folder / "users.csv", rows, extra)
     stat_file, error_file = folder / "stat.csv", folder / "errors.log"
     local_port = free_port()
     command = [
@@ -70,7 +80,7 @@ def run_sipp(
         "-sf", str(SCENARIOS / scenario),
         "-inf", str(users),
         "-t", transport,
-        "-i", "127.0.0.1", "-p", str(local_port),
+        "-i", local_ip, "-p", str(local_port),
         "-m", str(len(rows)), "-r", str(rate), "-rp", "1000",
         "-nd",
         "-trace_stat", "-stf", str(stat_file),
