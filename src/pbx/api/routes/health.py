@@ -2,8 +2,9 @@
 
 Always HTTP 200 while the process answers; ``status`` says ``degraded`` when a
 component is in a degraded state (the database in memory fallback, SIP down) or
-the inventory cannot be counted, so monitors read the body, not the status code. Datetimes in ``health()`` are written
-like every other API timestamp (ISO 8601 UTC with ``Z``).
+the inventory cannot be counted, so monitors read the body, not the status code.
+Datetimes in ``health()`` are written like every other API timestamp (ISO 8601 UTC
+with ``Z``).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ function cell(row, label, text, className) {
   td.dataset.label = label;
   td.textContent = text || "—";
   if (!text) td.classList.add("empty");
-  if (className) td.classList.add(className);
+  if (className) td.classList.add(...className.split(" "));
   row.appendChild(td);
   return td;
 }
@@ -76,7 +76,10 @@ function describe(name, part) {
   const bits = [];
   for (const [key, value] of Object.entries(part)) {
     if (key === "status") continue;
-    bits.push(Array.isArray(value) ? value.join("/") : `${key} ${value}`);
+    if (Array.isArray(value)) bits.push(value.join("/"));
+    else if (key === "type") bits.push(String(value));
+    else if (typeof value === "number") bits.push(`${value} ${key}`);
+    else bits.push(`${key} ${value}`);
   }
   return `${name} ${part.status || "?"}` + (bits.length ? ` (${bits.join(", ")})` : "");
 }
@@ -101,22 +104,31 @@ async function getJson(url) {
 
 async function refresh() {
   clearTimeout(timer);
-  const errors = [];
-  const [list, health] = await Promise.allSettled([
-    getJson("/api/registered-phones"), getJson("/api/health")]);
-  if (list.status === "fulfilled") {
-    phones = list.value;
-    for (const p of phones) p._text = haystack(p);
-    render();
-  } else {
-    errors.push(list.reason.message);
+  try {
+    const errors = [];
+    const [list, health] = await Promise.allSettled([
+      getJson("/api/registered-phones"), getJson("/api/health")]);
+    if (list.status === "fulfilled") {
+      phones = list.value;
+      for (const p of phones) p._text = haystack(p);
+      render();
+    } else {
+      errors.push(list.reason.message);
+    }
+    if (health.status === "fulfilled") renderHealth(health.value);
+    else errors.push(health.reason.message);
+    showError(errors);
+  } catch (err) {
+    showError([String(err)]);
+  } finally {
+    schedule();  // keep refreshing whatever happened this time
   }
-  if (health.status === "fulfilled") renderHealth(health.value);
-  else errors.push(health.reason.message);
+}
+
+function showError(errors) {
   const error = $("error");
   error.hidden = errors.length === 0;
   error.textContent = errors.length ? "Cannot refresh: " + errors.join("; ") + " (retrying)" : "";
-  schedule();
 }
 
 function schedule() {
