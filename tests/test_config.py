@@ -296,16 +296,6 @@ def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     assert error_of(path) == f"{path}: is not a regular file"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable(tmp_path: Path) -> None:
-    path = write(tmp_path, "server: {}\n")
-    path.chmod(0)
-    try:
-        assert error_of(path) == f"{path}: cannot read the file: Permission denied"
-    finally:
-        path.chmod(0o600)
-
-
 @pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux /proc")
 def test_read_error_is_reported() -> None:
     """/proc/self/mem is a regular file whose first page cannot be read, even by root."""
