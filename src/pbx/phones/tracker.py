@@ -23,7 +23,6 @@ import builtins
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pbx.phones.identity import identify_mac
@@ -55,12 +54,6 @@ def sighting_from(event: Registered, at: datetime) -> Sighting:
     )
 
 
-@dataclass
-class _Item:
-    sighting: Sighting
-    done: asyncio.Future[None]
-
-
 class Tracker:
     """Turns ``Registered`` events into committed rows; see the module docstring."""
 
@@ -84,7 +77,11 @@ class Tracker:
         self._store: PhoneStore | None = None
         self._memory = MemoryPhoneStore()
         self._pending: list[Sighting] = []
-        self._queue: list[_Item] = []
+        self._queue: list[Sighting] = []
+        # One future per group commit, shared by every request whose sightings it
+        # carries: completing it releases all their responses at once.
+        self._waiter: asyncio.Future[None] | None = None
+        self._inflight: asyncio.Future[None] | None = None
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._reconnecting: asyncio.Task[None] | None = None
@@ -131,31 +128,31 @@ class Tracker:
 
     async def flush(self) -> None:
         """Wait until everything submitted so far is recorded (for tests and shutdown)."""
-        if self._queue:
-            await asyncio.gather(*(item.done for item in list(self._queue)))
+        for waiter in (self._inflight, self._waiter):
+            if waiter is not None:
+                await waiter
 
     # ------------------------------------------------------------------ intake
 
     def submit(self, events: tuple[Event, ...]) -> Awaitable[None] | None:
         """Queue the sightings in ``events``; the awaitable completes once recorded."""
-        loop: asyncio.AbstractEventLoop | None = None
-        last: asyncio.Future[None] | None = None
+        queued = False
         for event in events:
             if not isinstance(event, Registered):
                 continue
-            if loop is None:
-                loop = asyncio.get_running_loop()
             try:
                 sighting = sighting_from(event, self._clock())
             except ValueError as exc:  # e.g. an extension longer than the column
                 log.warning("not tracking a registration of %r: %s", event.extension, exc)
                 continue
-            last = loop.create_future()
-            self._queue.append(_Item(sighting, last))
-        if last is None:
+            self._queue.append(sighting)
+            queued = True
+        if not queued:
             return None
-        self._wakeup.set()
-        return last
+        if self._waiter is None:
+            self._waiter = asyncio.get_running_loop().create_future()
+            self._wakeup.set()
+        return self._waiter
 
     # ------------------------------------------------------------------ writing
 
@@ -164,12 +161,18 @@ class Tracker:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._queue:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: len(batch)]
-                await self._write(batch)
+                sightings, waiter = self._queue, self._waiter
+                self._queue, self._waiter = [], None
+                self._inflight = waiter
+                try:
+                    for start in range(0, len(sightings), self._max_batch):
+                        await self._write(sightings[start : start + self._max_batch])
+                finally:
+                    self._inflight = None
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(None)
 
-    async def _write(self, batch: list[_Item]) -> None:
-        sightings = [item.sighting for item in batch]
+    async def _write(self, sightings: list[Sighting]) -> None:
         try:
             if self._store is not None:
                 try:
@@ -187,10 +190,6 @@ class Tracker:
             await self._memory.record(sightings)
         except Exception:
             log.exception("could not record %d sightings", len(sightings))
-        finally:
-            for item in batch:
-                if not item.done.done():
-                    item.done.set_result(None)
 
     # ------------------------------------------------------------ reconnecting
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pbx.sip.errors import SipError
 from pbx.sip.events import Event, Source
 from pbx.sip.grammar import MAGIC_COOKIE, parse_cseq, parse_name_addr, parse_uri, parse_via
-from pbx.sip.message import Headers, Request, Response, serialize_response
+from pbx.sip.message import Headers, Request, Response, serialize_response, split_list
 from pbx.sip.parse import SINGLE_HEADERS, ParseError, parse_message
 from pbx.sip.registrar import Registrar
 from pbx.sip.response import Destination, build_response, error_response, response_destination
@@ -174,23 +174,33 @@ class Endpoint:
     def _validate(self, request: Request) -> None:
         """RFC 3261 §8.2: syntax, method, scheme, extensions; raises SipError."""
         headers = request.headers
+        seen: dict[str, str] = {}  # first value of each header, found in one pass
+        vias: list[str] = []
+        for name, value in headers.fields:
+            if name == "via":
+                vias.append(value)
+            elif name in seen:
+                if name in SINGLE_HEADERS:
+                    raise SipError(400, f"Duplicate {name.title()} header")
+            else:
+                seen[name] = value
+        if vias:
+            seen["via"] = vias[0]
         for name in _REQUIRED:
-            if name not in headers:
+            if name not in seen:
                 raise SipError(400, f"Missing {name.title()} header")
-        for name in SINGLE_HEADERS:
-            if headers.count(name) > 1:
-                raise SipError(400, f"Duplicate {name.title()} header")
-        for value in headers.values("via"):
-            parse_via(value)
-        cseq = parse_cseq(headers.get("cseq") or "")
-        max_forwards = headers.get("max-forwards")
+        for value in vias:
+            for item in split_list(value):
+                parse_via(item)
+        cseq = parse_cseq(seen["cseq"])
+        max_forwards = seen.get("max-forwards")
         if max_forwards is not None:
             text = max_forwards.strip()
             if not text.isdigit() or not text.isascii() or int(text.lstrip("0") or "0") > 255:
                 raise SipError(400, "Max-Forwards out of range")
-        parse_name_addr(headers.get("from") or "", "From")
-        parse_name_addr(headers.get("to") or "", "To")
-        date = headers.get("date")
+        parse_name_addr(seen["from"], "From")
+        parse_name_addr(seen["to"], "To")
+        date = seen.get("date")
         if date is not None and not _DATE_RE.match(date):
             raise SipError(400, "Malformed Date header")
         if request.method not in KNOWN_METHODS:
@@ -202,7 +212,7 @@ class Endpoint:
             raise SipError(416, "Unsupported URI Scheme")
         if uri.headers is not None:
             raise SipError(400, "Request-URI must not carry headers")
-        if request.method not in ("ACK", "CANCEL"):
+        if "require" in seen and request.method not in ("ACK", "CANCEL"):
             required = [v for v in headers.values("require") if v]
             if required:
                 raise SipError(420, "Bad Extension", (("unsupported", ", ".join(required)),))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote
 
 from pbx.sip.errors import SipError
@@ -178,6 +179,13 @@ class Uri:
         )
 
 
+#: Parsed views are immutable, and phones repeat the same To, From and Contact text in
+#: every request (the REGISTER that answers a 401 repeats the first one), so the
+#: parsers below memoise recent results. Errors are not cached: they raise each time.
+_MEMO_SIZE = 16384
+
+
+@lru_cache(maxsize=_MEMO_SIZE)
 def parse_uri(text: str) -> Uri:
     """Parse an absolute URI; sip/sips in full (RFC 3261 §19.1.1), others opaquely."""
     if _URI_FORBIDDEN_RE.search(text):
@@ -251,6 +259,7 @@ class NameAddr:
         return param(self.params, "tag")
 
 
+@lru_cache(maxsize=_MEMO_SIZE)
 def parse_name_addr(text: str, where: str) -> NameAddr:
     """Parse ``( name-addr / addr-spec ) *( SEMI param )`` (RFC 3261 §20.10)."""
     text = text.strip()
@@ -350,6 +359,7 @@ class CSeq:
 _CSEQ_RE = re.compile(r"\s*([0-9]+)\s+(" + TOKEN + r")\s*\Z")
 
 
+@lru_cache(maxsize=1024)
 def parse_cseq(text: str) -> CSeq:
     """Parse and range-check a CSeq (RFC 3261 §8.1.1.5: less than 2**31)."""
     m = _CSEQ_RE.match(text)

@@ -63,9 +63,53 @@ def _split_lines(head: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
+class _NameMemo:
+    """Raw header name as written -> lowercase long form, for names already checked.
+
+    Phones send the same dozen names in every message; checking the token grammar
+    and mapping compact forms once per spelling keeps the per-line cost to a dict hit.
+    Bounded, so odd spellings from hostile senders cannot grow it without limit.
+    """
+
+    __slots__ = ("_known",)
+    LIMIT = 2048
+
+    def __init__(self) -> None:
+        self._known: dict[str, str] = {}
+
+    def canonical(self, raw: str) -> str:
+        known = self._known.get(raw)
+        if known is not None:
+            return known
+        name = raw.rstrip(" \t")
+        if not _HEADER_NAME_RE.match(name):
+            raise SipError(400, "malformed header name")
+        canonical = canonical_name(name)
+        if len(self._known) < self.LIMIT:
+            self._known[raw] = canonical
+        return canonical
+
+
+_NAMES = _NameMemo()
+
+
 def _parse_header_lines(lines: list[str]) -> tuple[tuple[str, str], ...]:
     """Unfold continuation lines and split ``name: value``."""
-    fields: list[tuple[str, str]] = []
+    canonical = _NAMES.canonical
+    if not any(line[:1] in (" ", "\t") for line in lines):
+        # No folding (nearly every real message): one pass, one tuple per line.
+        fields: list[tuple[str, str]] = []
+        append = fields.append
+        for line in lines:
+            raw_name, colon, value = line.partition(":")
+            if not colon:
+                raise SipError(
+                    400, "empty line inside the header section" if not line else
+                    "header line without a colon",
+                )  # fmt: skip
+            append((canonical(raw_name), value.strip()))
+        return tuple(fields)
+    fields = []
     name = ""
     value_parts: list[str] = []
     for line in lines:
@@ -81,10 +125,7 @@ def _parse_header_lines(lines: list[str]) -> tuple[tuple[str, str], ...]:
         raw_name, colon, value = line.partition(":")
         if not colon:
             raise SipError(400, "header line without a colon")
-        raw_name = raw_name.rstrip(" \t")
-        if not _HEADER_NAME_RE.match(raw_name):
-            raise SipError(400, "malformed header name")
-        name = canonical_name(raw_name)
+        name = canonical(raw_name)
         value_parts = [value.strip()]
     if name:
         fields.append((name, " ".join(p for p in value_parts if p)))

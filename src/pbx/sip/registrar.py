@@ -43,6 +43,9 @@ from pbx.sip.grammar import (
 from pbx.sip.message import Request, Response
 from pbx.sip.response import build_response
 
+_VALID = digest.NonceStatus.VALID
+_STALE = digest.NonceStatus.STALE
+
 #: (username, algorithm) -> HA1 hex for that algorithm, or None for an unknown user.
 CredentialLookup = Callable[[str, str], "str | None"]
 
@@ -239,9 +242,9 @@ class Registrar:
         if algorithm not in self.policy.algorithms:
             return self._challenge(request, source, now), []
         status = self._nonces.check(creds.nonce, creds.nonce_count, now)
-        if status is digest.NonceStatus.STALE:
+        if status is _STALE:
             return self._challenge(request, source, now, stale=True), []
-        if status is not digest.NonceStatus.VALID:
+        if status is not _VALID:
             event = AuthFailed(extension, source, user_agent, f"nonce {status.value}", now)
             return self._challenge(request, source, now), [event]
         if not _same_uri(creds.uri, request.uri):

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Awaitable
+from functools import partial
 from typing import cast
 
 from pbx.sip.endpoint import Endpoint, Outcome
@@ -48,6 +49,10 @@ class UdpProtocol(asyncio.DatagramProtocol):
         waiter = self._sink(outcome.events) if outcome.events and self._sink else None
         if waiter is None:
             self._send(outcome)
+        elif isinstance(waiter, asyncio.Future):
+            # The tracker's group-commit future: a callback, not a task per response.
+            self._held.add(id(outcome.data))
+            waiter.add_done_callback(partial(self._send_when_done, outcome))
         else:
             self._held.add(id(outcome.data))
             task = self._loop.create_task(self._send_after(waiter, outcome))
@@ -62,6 +67,12 @@ class UdpProtocol(asyncio.DatagramProtocol):
             log.exception("event sink failed; the response is sent anyway")
         finally:
             self._held.discard(key)
+        self._send(outcome)
+
+    def _send_when_done(self, outcome: Outcome, done: asyncio.Future[None]) -> None:
+        self._held.discard(id(outcome.data))
+        if not done.cancelled() and done.exception() is not None:
+            log.error("event sink failed; the response is sent anyway: %s", done.exception())
         self._send(outcome)
 
     def _send(self, outcome: Outcome) -> None:
