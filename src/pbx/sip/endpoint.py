@@ -38,6 +38,7 @@ _DATE_RE = re.compile(
     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} "
     r"[0-9]{2}:[0-9]{2}:[0-9]{2} GMT\Z"
 )
+_BRANCH_RE = re.compile(r";\s*branch\s*=\s*([^;,\s]+)", re.IGNORECASE)
 #: RFC 3261 §17.1.2.2: Timer J (64*T1) for how long a server transaction absorbs
 #: retransmissions over an unreliable transport.
 TRANSACTION_LIFETIME = 32.0
@@ -123,7 +124,7 @@ class Endpoint:
         if not vias:
             return None
         top = vias[0]
-        m = re.search(r";\s*branch\s*=\s*([^;,\s]+)", top, re.IGNORECASE)
+        m = _BRANCH_RE.search(top)
         headers = request.headers
         # A retransmission repeats the request exactly, so adding the Request-URI,
         # Call-ID, CSeq and the packet's source to the RFC 3261 §17.2.3 key costs

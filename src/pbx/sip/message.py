@@ -13,7 +13,8 @@ round trip to the wire unchanged.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 #: RFC 3261 §7.3.3 and the IANA registry: compact form -> long form, lowercase.
 COMPACT_FORMS: dict[str, str] = {
@@ -81,6 +82,7 @@ def canonical_name(name: str) -> str:
     return COMPACT_FORMS.get(lowered, lowered)
 
 
+@lru_cache(maxsize=256)
 def display_name(name: str) -> str:
     """The spelling used when writing a header (``call-id`` -> ``Call-ID``)."""
     spelled = _CANONICAL_SPELLING.get(name)
@@ -128,13 +130,18 @@ class Headers:
     """Ordered header fields; names are lowercase long forms."""
 
     fields: tuple[tuple[str, str], ...]
+    #: name -> first value, built on first use: the registrar asks for a dozen headers.
+    _first: dict[str, str] | None = field(default=None, compare=False, repr=False)
 
     def get(self, name: str) -> str | None:
         """The first value of ``name`` (lowercase long form), or None."""
-        for key, value in self.fields:
-            if key == name:
-                return value
-        return None
+        first = self._first
+        if first is None:
+            first = {}
+            for key, value in self.fields:
+                first.setdefault(key, value)
+            object.__setattr__(self, "_first", first)
+        return first.get(name)
 
     def get_all(self, name: str) -> list[str]:
         """Every field value of ``name``, in order, unsplit."""

@@ -23,6 +23,11 @@ _SENT_BY_RE = re.compile(
     r"(?:\s*:\s*([0-9]{1,5}))?"
 )
 
+_RPORT_ANY_RE = re.compile(r";\s*rport(?=\s*(?:[;=]|$))", re.IGNORECASE)
+_RPORT_EMPTY_RE = re.compile(r";\s*rport(?=\s*(?:[;]|$))", re.IGNORECASE)
+_RECEIVED_RE = re.compile(r";\s*received\s*=", re.IGNORECASE)
+_TAG_RE = re.compile(r";\s*tag\s*=", re.IGNORECASE)
+
 #: Copied from request to response, in this order (RFC 3261 §8.2.6.2).
 _COPIED = ("via", "from", "to", "call-id", "cseq")
 
@@ -57,7 +62,7 @@ def response_destination(headers: Headers, source: Source) -> Destination | None
     m = _SENT_BY_RE.match(top)
     if m is None:
         return None
-    if re.search(r";\s*rport(?=\s*(?:[;=]|$))", top, re.IGNORECASE):
+    if _RPORT_ANY_RE.search(top):
         return Destination(source.host, source.port)
     port = int(m.group(2)) if m.group(2) else 5060
     if not 0 < port < 65536:
@@ -71,8 +76,8 @@ def _stamp_via(via_value: str, source: Source) -> str:
     top = items[0]
     m = _SENT_BY_RE.match(top)
     sent_by_host = m.group(1).strip("[]").lower() if m else ""
-    has_rport = re.search(r";\s*rport(?=\s*(?:[;]|$))", top, re.IGNORECASE) is not None
-    already_received = re.search(r";\s*received\s*=", top, re.IGNORECASE) is not None
+    has_rport = _RPORT_EMPTY_RE.search(top) is not None
+    already_received = _RECEIVED_RE.search(top) is not None
     if has_rport:
         top = re.sub(
             r";\s*rport(?=\s*(?:;|$))", f";rport={source.port}", top, count=1, flags=re.IGNORECASE
@@ -114,7 +119,7 @@ def build_response(
         if (
             name == "to"
             and status > 100
-            and not re.search(r";\s*tag\s*=", _after_uri(value_or_none), re.IGNORECASE)
+            and not _TAG_RE.search(_after_uri(value_or_none))
         ):
             value_or_none = f"{value_or_none};tag={to_tag_for(headers)}"
         fields.append((name, value_or_none))
