@@ -8,6 +8,7 @@ Timeouts below only stop a broken test from hanging; nothing asserts on time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import Awaitable, Callable
 
@@ -171,3 +172,45 @@ def test_garbage_is_ignored_and_the_socket_keeps_serving() -> None:
             assert events == []
 
     asyncio.run(with_server(scenario))
+
+
+def test_200_waits_for_the_commit_and_a_retransmission_never_overtakes_it() -> None:
+    """The sink's future stands for the tracker's commit: until it completes, neither
+    the 200 nor the answer to a retransmission of that REGISTER may leave."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        endpoint = Endpoint(make_registrar())
+        commit: asyncio.Future[None] = loop.create_future()
+
+        def sink(batch: tuple[Event, ...]) -> asyncio.Future[None]:
+            return commit
+
+        transport = await serve_udp(endpoint, HOST, 0, sink)
+        port = int(transport.get_extra_info("sockname")[1])
+        try:
+            with udp_socket() as sock:
+                phone = Phone(endpoint.registrar, host=HOST, port=port_of(sock))
+                await loop.sock_sendto(
+                    sock, serialize_request(phone.request(expires=600)), (HOST, port)
+                )
+                challenge, _ = await receive(sock)
+                params = challenge_params(challenge.headers.get("www-authenticate") or "")
+                request = phone.request(expires=600, authorization=phone.authorization(params))
+                wire = serialize_request(request)
+                await loop.sock_sendto(sock, wire, (HOST, port))
+                await loop.sock_sendto(sock, wire, (HOST, port))  # a retransmission
+                early = asyncio.ensure_future(receive(sock))
+                await asyncio.sleep(0.3)
+                assert not early.done(), "a 200 left before its row was committed"
+                commit.set_result(None)
+                ok, _ = await early
+                assert ok.status == 200
+                # Exactly one answer for the two copies: nothing else is queued.
+                with contextlib.suppress(TimeoutError):
+                    extra = await asyncio.wait_for(loop.sock_recvfrom(sock, 65535), 0.3)
+                    raise AssertionError(f"second answer {extra!r}")
+        finally:
+            transport.close()
+
+    asyncio.run(main())

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
 from typing import cast
 
 from pbx.sip.endpoint import Endpoint, Outcome
 from pbx.sip.events import Source
 from pbx.sip.parse import ParseError, StreamFramer
 from pbx.transport.addresses import normalize_host
-from pbx.transport.sink import EventSink
+from pbx.transport.sink import EventSink, Replies
 
 log = logging.getLogger("pbx.transport")
 
@@ -32,7 +31,7 @@ class TcpConnection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._source = Source("", 0, "tcp")
         self._idle: asyncio.TimerHandle | None = None
-        self._pending: set[asyncio.Task[None]] = set()
+        self._replies = Replies(self._loop)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio's, hence a cast, not a check.
@@ -79,19 +78,7 @@ class TcpConnection(asyncio.Protocol):
             log.exception("internal error handling a message from %s", self._source.host)
             return
         waiter = self._sink(outcome.events) if outcome.events and self._sink else None
-        if waiter is None:
-            self._send(outcome)
-        else:
-            task = self._loop.create_task(self._send_after(waiter, outcome))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
-
-    async def _send_after(self, waiter: Awaitable[None], outcome: Outcome) -> None:
-        try:
-            await waiter
-        except Exception:
-            log.exception("event sink failed; the response is sent anyway")
-        self._send(outcome)
+        self._replies.after(waiter, lambda: self._send(outcome))
 
     def _send(self, outcome: Outcome) -> None:
         if outcome.data is not None and self._transport is not None:

@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Awaitable
-from functools import partial
 from typing import cast
 
 from pbx.sip.endpoint import Endpoint, Outcome
 from pbx.sip.events import Source
 from pbx.transport.addresses import normalize_host
-from pbx.transport.sink import EventSink
+from pbx.transport.sink import EventSink, Replies
 
 log = logging.getLogger("pbx.transport")
 
@@ -26,7 +24,7 @@ class UdpProtocol(asyncio.DatagramProtocol):
         self._sink = sink
         self._transport: asyncio.DatagramTransport | None = None
         self._loop = asyncio.get_running_loop()
-        self._pending: set[asyncio.Task[None]] = set()
+        self._replies = Replies(self._loop)
         # Responses (by identity of their bytes, which the endpoint's retransmission
         # cache hands out again) still waiting for their events to be committed.
         self._held: set[int] = set()
@@ -49,31 +47,15 @@ class UdpProtocol(asyncio.DatagramProtocol):
         waiter = self._sink(outcome.events) if outcome.events and self._sink else None
         if waiter is None:
             self._send(outcome)
-        elif isinstance(waiter, asyncio.Future):
-            # The tracker's group-commit future: a callback, not a task per response.
-            self._held.add(id(outcome.data))
-            waiter.add_done_callback(partial(self._send_when_done, outcome))
-        else:
-            self._held.add(id(outcome.data))
-            task = self._loop.create_task(self._send_after(waiter, outcome))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
-
-    async def _send_after(self, waiter: Awaitable[None], outcome: Outcome) -> None:
+            return
         key = id(outcome.data)
-        try:
-            await waiter
-        except Exception:
-            log.exception("event sink failed; the response is sent anyway")
-        finally:
-            self._held.discard(key)
-        self._send(outcome)
+        self._held.add(key)
 
-    def _send_when_done(self, outcome: Outcome, done: asyncio.Future[None]) -> None:
-        self._held.discard(id(outcome.data))
-        if not done.cancelled() and done.exception() is not None:
-            log.error("event sink failed; the response is sent anyway: %s", done.exception())
-        self._send(outcome)
+        def send() -> None:
+            self._held.discard(key)
+            self._send(outcome)
+
+        self._replies.after(waiter, send)
 
     def _send(self, outcome: Outcome) -> None:
         if outcome.data is None or outcome.destination is None or self._transport is None:
