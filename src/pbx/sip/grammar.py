@@ -13,6 +13,7 @@ from functools import lru_cache
 from urllib.parse import unquote
 
 from pbx.sip.errors import SipError
+from pbx.sip.message import split_unquoted
 
 # token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
 TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
@@ -65,28 +66,9 @@ def parse_params(text: str, where: str) -> tuple[tuple[str, str | None], ...]:
 
 
 def _split_outside_quotes(text: str, sep: str) -> list[str]:
-    if '"' not in text:
-        return text.split(sep)
-    parts: list[str] = []
-    start = 0
-    in_quotes = False
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if in_quotes:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                in_quotes = False
-        elif ch == '"':
-            in_quotes = True
-        elif ch == sep:
-            parts.append(text[start:i])
-            start = i + 1
-        i += 1
-    if in_quotes:
+    parts, closed = split_unquoted(text, sep)
+    if not closed:
         raise _bad("unterminated quoted string")
-    parts.append(text[start:])
     return parts
 
 

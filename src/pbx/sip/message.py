@@ -91,21 +91,21 @@ def display_name(name: str) -> str:
     return "-".join(part.capitalize() for part in name.split("-"))
 
 
-def split_list(value: str) -> list[str]:
-    """Split a comma-separated header value, respecting quotes and ``<...>``.
-
-    Empty elements are kept (as ``""``) so that a validator can reject them.
-    """
-    if "," not in value:
-        return [value.strip()]
-    items: list[str] = []
+def split_unquoted(text: str, sep: str, *, angle: bool = False) -> tuple[list[str], bool]:
+    """Split ``text`` at ``sep`` outside quoted strings (and outside ``<...>`` when
+    ``angle``); the flag is False when a quoted string never closes."""
+    if sep not in text:
+        return [text], True
+    if '"' not in text and not (angle and "<" in text):
+        return text.split(sep), True
+    parts: list[str] = []
     start = 0
     in_quotes = False
     in_angle = False
     i = 0
-    n = len(value)
+    n = len(text)
     while i < n:
-        ch = value[i]
+        ch = text[i]
         if in_quotes:
             if ch == "\\":
                 i += 1
@@ -113,16 +113,25 @@ def split_list(value: str) -> list[str]:
                 in_quotes = False
         elif ch == '"':
             in_quotes = True
-        elif ch == "<":
+        elif angle and ch == "<":
             in_angle = True
-        elif ch == ">":
+        elif angle and ch == ">":
             in_angle = False
-        elif ch == "," and not in_angle:
-            items.append(value[start:i].strip())
+        elif ch == sep and not in_angle:
+            parts.append(text[start:i])
             start = i + 1
         i += 1
-    items.append(value[start:].strip())
-    return items
+    parts.append(text[start:])
+    return parts, not in_quotes
+
+
+def split_list(value: str) -> list[str]:
+    """Split a comma-separated header value, respecting quotes and ``<...>``.
+
+    Empty elements are kept (as ``""``) so that a validator can reject them.
+    """
+    parts, _ = split_unquoted(value, ",", angle=True)
+    return [part.strip() for part in parts]
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,30 +197,30 @@ class Response:
 Message = Request | Response
 
 
-def serialize_response(response: Response) -> bytes:
-    """Wire form of a response; Content-Length is always written, last."""
-    lines = [f"{response.version} {response.status} {response.reason}"]
+def _serialize(start_line: str, headers: Headers, body: bytes) -> bytes:
+    lines = [start_line]
     lines.extend(
         f"{display_name(name)}: {value}"
-        for name, value in response.headers.fields
+        for name, value in headers.fields
         if name != "content-length"
     )
-    lines.append(f"Content-Length: {len(response.body)}")
+    lines.append(f"Content-Length: {len(body)}")
     head = "\r\n".join(lines) + "\r\n\r\n"
-    return head.encode("utf-8", "surrogateescape") + response.body
+    return head.encode("utf-8", "surrogateescape") + body
+
+
+def serialize_response(response: Response) -> bytes:
+    """Wire form of a response; Content-Length is always written, last."""
+    return _serialize(
+        f"{response.version} {response.status} {response.reason}", response.headers, response.body
+    )
 
 
 def serialize_request(request: Request) -> bytes:
     """Wire form of a request (used by tests and benchmarks to build traffic)."""
-    lines = [f"{request.method} {request.uri} {request.version}"]
-    lines.extend(
-        f"{display_name(name)}: {value}"
-        for name, value in request.headers.fields
-        if name != "content-length"
+    return _serialize(
+        f"{request.method} {request.uri} {request.version}", request.headers, request.body
     )
-    lines.append(f"Content-Length: {len(request.body)}")
-    head = "\r\n".join(lines) + "\r\n\r\n"
-    return head.encode("utf-8", "surrogateescape") + request.body
 
 
 def make_headers(pairs: Iterable[tuple[str, str]]) -> Headers:
