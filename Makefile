@@ -31,6 +31,7 @@ test: install test-deps lint
 	$(BIN)/pytest
 
 bench: install test-deps
+	bash scripts/install-bench-deps.sh
 	$(BIN)/python -m bench.run
 
 clean:

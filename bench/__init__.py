@@ -1,0 +1,1 @@
+"""`make bench`: registration throughput of pbx against Kamailio 5.6 (see README.md)."""

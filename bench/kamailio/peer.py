@@ -1,0 +1,93 @@
+"""Prepare and start Kamailio with the bench's accounts.
+
+Why a fresh SQLite file per run: usrloc with db_mode=2 preloads the ``location`` table
+at start-up, so a file left from an earlier run would change what is measured. The
+tables come from the schema files the Debian package ships, so they match the module
+versions Kamailio checks in the ``version`` table.
+"""
+
+from __future__ import annotations
+
+import glob
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+from bench import procs
+from bench.users import REALM, Account
+
+HERE = Path(__file__).resolve().parent
+SCHEMA = Path("/usr/share/kamailio/db_sqlite")
+WORKERS = 4
+"""UDP workers: ``children=4`` in kamailio.cfg."""
+
+
+def modules_dir() -> str:
+    """Where Debian put the modules (the multiarch triplet varies)."""
+    found = sorted(glob.glob("/usr/lib/*/kamailio/modules"))
+    if not found:
+        raise RuntimeError("Kamailio modules not found: run scripts/install-bench-deps.sh")
+    return found[0] + "/"
+
+
+def make_database(path: Path, users: list[Account]) -> Path:
+    """A SQLite file with version, subscriber (plain-text passwords) and location."""
+    path.unlink(missing_ok=True)
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA journal_mode=WAL")  # readers (auth_db) never wait for usrloc
+        for name in ("standard", "auth_db", "usrloc"):
+            db.executescript((SCHEMA / f"{name}-create.sql").read_text())
+        db.executemany(
+            "INSERT INTO subscriber (username, domain, password) VALUES (?, ?, ?)",
+            [(u.number, REALM, u.password) for u in users],
+        )
+    db.close()
+    return path
+
+
+def render_config(folder: Path, port: int, database: Path) -> Path:
+    """kamailio.cfg with the port, database, realm and module path filled in."""
+    text = (HERE / "kamailio.cfg").read_text()
+    for key, value in {
+        "@PORT@": str(port),
+        "@DB@": str(database.resolve()),
+        "@REALM@": REALM,
+        "@MODULES@": modules_dir(),
+    }.items():
+        text = text.replace(key, value)
+    path = folder / "kamailio.cfg"
+    path.write_text(text)
+    return path
+
+
+def command(config: Path, runtime: Path) -> list[str]:
+    """Foreground Kamailio (-DD: the main process stays ours, workers are its children)."""
+    binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
+    return [
+        binary, "-f", str(config), "-DD", "-E",
+        "-M", "64",  # private memory per process, MB: FIELD-NOTES
+        "-m", "256",  # shared memory, MB: 10,000+ contacts and nonce arrays
+        "-Y", str(runtime), "-P", str(runtime / "kamailio.pid"),
+    ]  # fmt: skip
+
+
+def check_config(config: Path, runtime: Path) -> None:
+    """``kamailio -c``: fail early, with Kamailio's own words, on a bad configuration."""
+    proc = subprocess.run(
+        [*command(config, runtime), "-c"], capture_output=True, text=True, timeout=30
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"kamailio -c failed:\n{proc.stdout}{proc.stderr}")
+
+
+def prepare(folder: Path, users: list[Account]) -> tuple[list[str], int]:
+    """Database, configuration and command line; returns (command, port)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    runtime = folder / "run"
+    runtime.mkdir(exist_ok=True)
+    port = procs.free_port()
+    database = make_database(folder / "kamailio.sqlite", users)
+    config = render_config(folder, port, database)
+    check_config(config, runtime)
+    return command(config, runtime), port

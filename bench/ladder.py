@@ -1,0 +1,326 @@
+"""Rate ladders: the highest rate a registrar sustains cleanly.
+
+A rung passes when, over its whole duration, fewer than 0.1% of the attempts failed,
+at most 1% of the requests were retransmitted, the average response time stayed
+under 100 ms and sipp kept the pace (a registrar that slows down makes sipp hit its
+concurrency limit and fall behind). The climb stops at the first failing rung and
+then bisects once between the last passing and the first failing rate.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench import procs, sipp
+from bench.servers import System
+from bench.users import Account
+
+MAX_FAILED = 0.001
+MAX_RETRANS = 0.01
+MAX_AVG_MS = 100.0
+MIN_PACE = 0.9
+REST_S = 2.0
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent not idle since boot (/proc/stat, first line)."""
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:9]]
+    return (sum(fields) - fields[3] - fields[4]) / procs.TICKS
+
+
+class CpuSampler:
+    """CPU seconds of a process tree, sampled every ``every`` seconds in a thread.
+
+    It also notes the whole machine's busy time, so that a rung can say how much CPU
+    other programs took meanwhile: the bench shares 2 cores with whatever else runs.
+    """
+
+    def __init__(self, pid: int, every: float = 0.25) -> None:
+        self.pid = pid
+        self.every = every
+        self.samples: list[tuple[float, float]] = []
+        self.machine: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _sample(self) -> None:
+        self.samples.append((time.time(), procs.cpu_seconds(self.pid)))
+        self.machine.append(machine_busy_seconds())
+
+    def _loop(self) -> None:
+        while True:
+            self._sample()
+            if self._stop.wait(self.every):
+                self._sample()
+                return
+
+    def others_cores(self, sipp_cpu_s: float) -> float:
+        """Cores used on average by programs other than the server and sipp."""
+        if len(self.samples) < 2:
+            return 0.0
+        span = self.samples[-1][0] - self.samples[0][0]
+        other = self.machine[-1] - self.machine[0] - self.total() - sipp_cpu_s
+        return max(0.0, other / max(span, 1e-9))
+
+    def __enter__(self) -> CpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def at(self, when: float) -> float:
+        """CPU seconds at ``when``, linearly interpolated between samples."""
+        points = self.samples
+        if not points:
+            return 0.0
+        if when <= points[0][0]:
+            return points[0][1]
+        for (t0, c0), (t1, c1) in itertools.pairwise(points):
+            if t0 <= when <= t1:
+                return c0 if t1 == t0 else c0 + (c1 - c0) * (when - t0) / (t1 - t0)
+        return points[-1][1]
+
+    def total(self) -> float:
+        """CPU seconds between the first and the last sample."""
+        return self.samples[-1][1] - self.samples[0][1] if self.samples else 0.0
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+@dataclass
+class Rung:
+    """One step of a ladder and its verdict."""
+
+    rate: int
+    passed: bool
+    why: str
+    attempts: int
+    ok: int
+    failed: int
+    retransmissions: int
+    achieved_per_s: float
+    cpu_us_each: float
+    avg_ms: float
+    p50_ms: float
+    p99_ms: float
+    wall_s: float
+    sipp_exit: list[int]
+    sipp_cores: float
+    other_cores: float
+
+    def line(self) -> str:
+        """One progress line for the console."""
+        verdict = "pass" if self.passed else f"FAIL ({self.why})"
+        return (
+            f"  {self.rate:>6}/s: {self.ok}/{self.attempts} ok, {self.failed} failed, "
+            f"{self.retransmissions} retrans, {self.achieved_per_s:.0f}/s achieved, "
+            f"{self.cpu_us_each:.0f} us CPU each, avg {self.avg_ms:.1f} ms, "
+            f"p50 {self.p50_ms:.0f} ms, p99 {self.p99_ms:.0f} ms, sipp {self.sipp_cores:.2f} "
+            f"cores, others {self.other_cores:.2f} cores -> {verdict}"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready."""
+        return asdict(self)
+
+
+def _verdict(failed_ratio: float, retrans_ratio: float, avg_ms: float, pace: float) -> str:
+    problems = []
+    if failed_ratio >= MAX_FAILED:
+        problems.append(f"{failed_ratio:.2%} failed")
+    if retrans_ratio > MAX_RETRANS:
+        problems.append(f"{retrans_ratio:.2%} retransmitted")
+    if not avg_ms < MAX_AVG_MS:
+        problems.append(f"avg {avg_ms:.0f} ms")
+    if pace < MIN_PACE:
+        problems.append(f"pace {pace:.0%}")
+    return ", ".join(problems)
+
+
+@dataclass(frozen=True)
+class Load:
+    """What every rung of one ladder shares."""
+
+    system: System
+    users: list[Account]
+    step_s: float
+    folder: Path
+    sipp_processes: int = 1
+
+
+def registration_rung(load: Load, rate: int) -> Rung:
+    """``rate`` initial registrations per second (REGISTER/401/REGISTER/200) for step_s."""
+    folder = load.folder / f"register-{rate}"
+    folder.mkdir(parents=True, exist_ok=True)
+    scenario = sipp.render("register.xml", folder, {})
+    calls = int(rate * load.step_s)
+    with CpuSampler(load.system.pid) as cpu:
+        run = sipp.run(
+            folder,
+            scenario,
+            (load.system.host, load.system.port),
+            load.users,
+            rate=rate,
+            calls=calls,
+            limit=max(200, rate),
+            timeout_s=load.step_s + 15,  # a lost packet ends its call after 11.5 s
+            processes=load.sipp_processes,
+        )
+    ok = run.counter("SuccessfulCall")
+    failed = calls - ok  # calls never created or still open at sipp's timeout included
+    retrans = run.counter("Retransmissions")
+    rtts = run.rtts(1)
+    avg = statistics.fmean(rtts) if rtts else math.nan
+    # Pace: did sipp create the calls on schedule? A registrar that slows down fills
+    # the concurrency limit (-l) and sipp falls behind. 1 s of slack (rows are 1 s apart).
+    took = run.time_to_create(calls)
+    pace = 0.0 if took is None else min(1.0, (load.step_s + 1.0) / max(took, 1e-9))
+    achieved = ok / max(took or run.wall_s, load.step_s)
+    why = _verdict(failed / max(calls, 1), retrans / max(2 * calls, 1), avg, pace)
+    return Rung(
+        rate=rate,
+        passed=not why,
+        why=why,
+        attempts=calls,
+        ok=ok,
+        failed=failed,
+        retransmissions=retrans,
+        achieved_per_s=achieved,
+        cpu_us_each=cpu.total() * 1e6 / max(ok, 1),
+        avg_ms=avg,
+        p50_ms=percentile(rtts, 50),
+        p99_ms=percentile(rtts, 99),
+        wall_s=run.wall_s,
+        sipp_exit=run.exit_codes,
+        sipp_cores=run.children_cpu_s / max(run.wall_s, 1e-9),
+        other_cores=cpu.others_cores(run.children_cpu_s),
+    )
+
+
+def refresh_rung(load: Load, rate: int, ramp_cap: float) -> Rung:
+    """Steady state: phones refreshing with a still-valid nonce, ``rate`` refreshes/s.
+
+    P phones (at most one per account) each register once, then refresh every
+    P/rate seconds with the same nonce and the next nc. They are started at
+    ``ramp_cap``/s at most; only the window where every phone is refreshing counts.
+    """
+    folder = load.folder / f"refresh-{rate}"
+    folder.mkdir(parents=True, exist_ok=True)
+    phones = min(len(load.users), rate)
+    period = phones / rate
+    ramp_rate = max(50.0, min(phones / 2, ramp_cap))
+    ramp_s = phones / ramp_rate
+    refreshes = math.ceil((ramp_s + load.step_s) / period) + 2
+    scenario = sipp.render(
+        "refresh.xml",
+        folder,
+        {"REFRESHES": str(refreshes), "PERIOD_MS": str(round(period * 1000))},
+    )
+    with CpuSampler(load.system.pid) as cpu:
+        run = sipp.run(
+            folder,
+            scenario,
+            (load.system.host, load.system.port),
+            load.users,
+            rate=ramp_rate,
+            calls=phones,
+            limit=phones,
+            timeout_s=ramp_s + refreshes * period * 1.5 + 15,
+            processes=load.sipp_processes,
+        )
+    start = run.started + ramp_s + period
+    end = start + load.step_s
+    window = run.rtts(2, start, end)
+    all_refreshes = len(run.rtts(2))
+    ok_phones = run.counter("SuccessfulCall")
+    failed = phones - ok_phones  # a phone stops at its first failed refresh
+    retrans = run.counter("Retransmissions")
+    avg = statistics.fmean(window) if window else math.nan
+    achieved = len(window) / load.step_s
+    why = _verdict(
+        failed / max(all_refreshes + failed, 1),
+        retrans / max(2 * phones + all_refreshes, 1),
+        avg,
+        achieved / rate,
+    )
+    cpu_window = cpu.at(end) - cpu.at(start)
+    return Rung(
+        rate=rate,
+        passed=not why,
+        why=why,
+        attempts=all_refreshes + failed,
+        ok=all_refreshes,
+        failed=failed,
+        retransmissions=retrans,
+        achieved_per_s=achieved,
+        cpu_us_each=cpu_window * 1e6 / max(len(window), 1),
+        avg_ms=avg,
+        p50_ms=percentile(window, 50),
+        p99_ms=percentile(window, 99),
+        wall_s=run.wall_s,
+        sipp_exit=run.exit_codes,
+        sipp_cores=run.children_cpu_s / max(run.wall_s, 1e-9),
+        other_cores=cpu.others_cores(run.children_cpu_s),
+    )
+
+
+@dataclass
+class Climb:
+    """Every rung tried, and the best passing one."""
+
+    rungs: list[Rung]
+
+    @property
+    def best(self) -> Rung | None:
+        """The passing rung with the highest rate."""
+        passing = [r for r in self.rungs if r.passed]
+        return max(passing, key=lambda r: r.rate) if passing else None
+
+
+def climb(
+    rates: Sequence[int],
+    step: Callable[[int], Rung],
+    *,
+    bisect: bool,
+    deadline: float,
+    say: Callable[[str], None] = print,
+) -> Climb:
+    """Run rungs upwards until one fails (or time runs out), then bisect once."""
+    rungs: list[Rung] = []
+    for rate in rates:
+        if time.monotonic() > deadline:
+            say("  (time budget spent: stopping the climb)")
+            break
+        rung = step(rate)
+        rungs.append(rung)
+        say(rung.line())
+        time.sleep(REST_S)
+        if not rung.passed:
+            break
+    passed = [r.rate for r in rungs if r.passed]
+    failed = [r.rate for r in rungs if not r.passed]
+    if bisect and failed and time.monotonic() < deadline:
+        low = max(passed, default=0)
+        mid = int(round((low + failed[0]) / 2, -2))
+        if low < mid < failed[0]:
+            rung = step(mid)
+            rungs.append(rung)
+            say(rung.line() + "  (bisect)")
+            time.sleep(REST_S)
+    return Climb(rungs)

@@ -1,0 +1,226 @@
+"""`make bench`: pbx (SQLite, then PostgreSQL) against Kamailio 5.6, in one run.
+
+    .venv/bin/python -m bench.run            # full: 10,000 users, 20 s rungs (~20 min)
+    .venv/bin/python -m bench.run --quick    # 2,000 users, 5 s rungs, SQLite only (~3 min)
+
+For each system: a ladder of initial-registration rates, a ladder of steady-state
+refresh rates, and (pbx on SQLite) a py-spy profile at its best rate; then the API at
+scale. Everything listens on 127.0.0.1 and every process started here is stopped in
+a ``finally``. Results go to bench/results/latest.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import functools
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from bench import api_scale, ladder, profile, servers
+from bench.ladder import Load
+from bench.report import SystemResult, write
+from bench.servers import System
+from bench.users import Account, accounts
+
+RESULTS = Path(__file__).resolve().parent / "results"
+FULL_RATES = (250, 500, 1000, 2000, 4000, 6000, 8000, 10000, 13000, 16000, 20000)
+QUICK_RATES = (250, 1000, 4000, 13000)
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2,000 users, 5 s rungs, fewer rungs")
+    parser.add_argument("--users", type=int, help="accounts (default 10,000; quick 2,000)")
+    parser.add_argument("--step", type=float, help="seconds per rung (default 20; quick 5)")
+    parser.add_argument("--rates", help="comma-separated ladder, e.g. 500,1000,2000")
+    parser.add_argument("--api-phones", type=int, help="phones for the API test (100,000)")
+    parser.add_argument("--sipp-processes", type=int, default=1, help="split load over N sipp")
+    parser.add_argument("--postgres", action=argparse.BooleanOptionalAction, default=None,
+                        help="also pbx on PostgreSQL (default: yes; quick: no)")  # fmt: skip
+    parser.add_argument("--only", choices=("pbx", "kamailio"), help="run one side only")
+    parser.add_argument("--no-refresh", action="store_true", help="skip the steady-state ladder")
+    parser.add_argument("--no-api", action="store_true", help="skip the API-at-scale step")
+    parser.add_argument("--no-profile", action="store_true", help="skip py-spy")
+    parser.add_argument("--budget", type=float, help="seconds before climbs stop (24 min/170 s)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    args = parser.parse_args(argv)
+    args.users = args.users or (2000 if args.quick else 10000)
+    args.step = args.step or (5.0 if args.quick else 20.0)
+    args.rates = (
+        tuple(int(r) for r in args.rates.split(","))
+        if args.rates
+        else (QUICK_RATES if args.quick else FULL_RATES)
+    )
+    args.api_phones = args.api_phones or (20000 if args.quick else 100000)
+    args.postgres = (not args.quick) if args.postgres is None else args.postgres
+    args.budget = args.budget or (170.0 if args.quick else 22 * 60.0)
+    return args
+
+
+def say(text: str) -> None:
+    """Progress on stdout, flushed (make shows it as it comes)."""
+    print(text, flush=True)
+
+
+def _version(command: list[str]) -> str:
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=10)
+    except OSError:
+        return "missing"
+    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "?"
+
+
+def bench_system(
+    name: str,
+    start: Callable[[], AbstractContextManager[System]],
+    args: argparse.Namespace,
+    work: Path,
+    deadline: float,
+    *,
+    do_profile: bool,
+) -> SystemResult:
+    """Both ladders (and optionally a profile) against one freshly started system."""
+    result = SystemResult(name)
+    users = accounts(args.users)
+    say(f"\n== {name}: initial registrations ({args.users} users, {args.step:g} s rungs)")
+    with start() as system:
+        load = Load(system, users, args.step, work / "register", args.sipp_processes)
+        result.register = ladder.climb(
+            args.rates,
+            functools.partial(ladder.registration_rung, load),
+            bisect=not args.quick,
+            deadline=deadline,
+            say=say,
+        )
+        best = result.register.best
+        if do_profile and best is not None and time.monotonic() < deadline:
+            result.profile = _profile(load, best.rate, work)
+        if not args.no_refresh and time.monotonic() < deadline:
+            ramp_cap = max(200.0, 0.5 * (best.rate if best else 0))
+            say(f"== {name}: steady-state refreshes (phones started at <= {ramp_cap:.0f}/s)")
+            load = Load(system, users, args.step, work / "refresh", args.sipp_processes)
+            result.refresh = ladder.climb(
+                args.rates,
+                functools.partial(ladder.refresh_rung, load, ramp_cap=ramp_cap),
+                bisect=not args.quick,
+                deadline=deadline,
+                say=say,
+            )
+    return result
+
+
+def _profile(load: Load, rate: int, work: Path) -> dict[str, list[tuple[str, float]]]:
+    """Record pbx with py-spy during one more rung at its best rate."""
+    folder = work / "profile"
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = folder / "pbx.raw.txt"
+    recorder = profile.start(load.system.pid, max(3, int(load.step_s)), raw)
+    if recorder is None:
+        say("  (py-spy not installed: no profile; `.venv/bin/pip install py-spy`)")
+        return {}
+    say(f"  profiling pbx with py-spy at {rate}/s")
+    try:
+        rung = ladder.registration_rung(Load(load.system, load.users, load.step_s, folder), rate)
+        say(rung.line() + "  (profiled)")
+        recorder.wait(60)
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
+            recorder.wait()
+    top = profile.top(raw)
+    for fn, share in top["self"][:8]:
+        say(f"    {share:6.1%} self  {fn}")
+    return top
+
+
+def _systems(
+    args: argparse.Namespace, work: Path
+) -> Iterator[tuple[str, Callable[[], AbstractContextManager[System]], bool]]:
+    users = accounts(args.users)
+    if args.only != "kamailio":
+        db = work / "pbx-sqlite" / "pbx.db"
+        yield (
+            "pbx (SQLite)",
+            lambda: servers.pbx(
+                "pbx (SQLite)", db.parent, users, {"type": "sqlite", "path": str(db)}
+            ),
+            not args.no_profile,
+        )
+    if args.only != "kamailio" and args.postgres:
+        yield ("pbx (PostgreSQL)", lambda: _pbx_on_postgres(work, users), False)
+    if args.only != "pbx":
+        yield ("Kamailio 5.6", lambda: servers.kamailio(work / "kamailio", users), False)
+
+
+@contextlib.contextmanager
+def _pbx_on_postgres(work: Path, users: list[Account]) -> Iterator[System]:
+    """A throw-away PostgreSQL cluster with pbx in front of it; both stopped afterwards."""
+    with servers.postgres() as url:
+        settings = servers.pg_settings(url)
+        with servers.pbx("pbx (PostgreSQL)", work / "pbx-postgres", users, settings) as system:
+            yield system
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the bench; exit 0 when a table was written, 1 otherwise."""
+    args = _args(argv)
+    started = time.monotonic()
+    deadline = started + args.budget
+    for tool in ("sipp", "kamailio"):
+        if shutil.which(tool) is None and not (tool == "kamailio" and args.only == "pbx"):
+            say(f"bench: `{tool}` is missing: run `bash scripts/install-bench-deps.sh`")
+            return 1
+    conditions: dict[str, object] = {
+        "mode": "quick" if args.quick else "full",
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "users": args.users,
+        "rung seconds": args.step,
+        "cores": os.cpu_count(),
+        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "sipp": _version(["sipp", "-v"]).replace("\x1b", ""),
+        "kamailio": _version(["kamailio", "-v"]),
+        "python": platform.python_version(),
+        "sipp processes": args.sipp_processes,
+    }
+    results: list[SystemResult] = []
+    api: dict[str, object] | None = None
+    with tempfile.TemporaryDirectory(prefix="pbx-bench-") as tmp:
+        work = Path(tmp)
+        for name, start, do_profile in _systems(args, work):
+            sub = work / name.split()[0].lower() / name.split("(")[-1].strip(")").lower()
+            try:
+                results.append(
+                    bench_system(name, start, args, sub, deadline, do_profile=do_profile)
+                )
+            except Exception as exc:  # one system failing to start must not lose the others
+                say(f"!! {name}: {exc}")
+                results.append(SystemResult(name))
+        if not args.no_api and args.only != "kamailio":
+            say(f"\n== API at scale: {args.api_phones:,} phones")
+            folder = work / "api"
+            db = folder / "pbx.db"
+            try:
+                api = api_scale.measure(
+                    folder, args.api_phones, {"type": "sqlite", "path": str(db)}, f"sqlite:///{db}"
+                )
+                say(f"  {api}")
+            except Exception as exc:
+                say(f"!! API at scale: {exc}")
+    conditions["wall minutes"] = round((time.monotonic() - started) / 60, 1)
+    md, js = write(args.out, conditions, results, api)
+    say(f"\n{md.read_text()}\nwritten: {md} and {js}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

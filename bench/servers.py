@@ -1,0 +1,112 @@
+"""The systems under test, each started on 127.0.0.1 and stopped however a step ends.
+
+``System`` is what the ladders need: where to send SIP and which process tree to
+measure. pbx runs as ``pbx serve --config FILE`` (the operator's command), Kamailio in
+the foreground with its workers as children, PostgreSQL as a throw-away cluster from
+scripts/pg-test-cluster.sh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import procs
+from bench.kamailio import peer
+from bench.users import Account, pbx_config
+
+REPO = Path(__file__).resolve().parents[1]
+PG_SCRIPT = REPO / "scripts" / "pg-test-cluster.sh"
+
+
+@dataclass(frozen=True)
+class System:
+    """A running registrar: its name in the table, SIP address and measured process."""
+
+    name: str
+    host: str
+    port: int
+    pid: int
+    log: Path
+
+
+def pbx_binary() -> str:
+    """The venv's ``pbx`` script, next to the Python running the harness."""
+    candidate = Path(sys.executable).with_name("pbx")
+    return str(candidate) if candidate.exists() else shutil.which("pbx") or "pbx"
+
+
+@contextlib.contextmanager
+def pbx(
+    name: str,
+    folder: Path,
+    users: list[Account],
+    database: dict[str, object],
+    *,
+    api_port: int | None = None,
+    clear_on_boot: bool = True,
+) -> Iterator[System]:
+    """``pbx serve`` with these accounts and database, until the block ends."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = procs.free_port()
+    config = pbx_config(
+        folder / "config.yml",
+        sip_port=port,
+        database=database,
+        users=users,
+        api_port=api_port,
+        clear_on_boot=clear_on_boot,
+    )
+    log = folder / "pbx.log"
+    with procs.running([pbx_binary(), "serve", "--config", str(config)], log, cwd=folder) as proc:
+        procs.wait_sip_ready(proc, "127.0.0.1", port, log)
+        yield System(name, "127.0.0.1", port, proc.pid, log)
+
+
+@contextlib.contextmanager
+def kamailio(folder: Path, users: list[Account]) -> Iterator[System]:
+    """Kamailio 5.6 (4 workers, usrloc db_mode=2) with the same accounts."""
+    command, port = peer.prepare(folder, users)
+    log = folder / "kamailio.log"
+    with procs.running(command, log, cwd=folder) as proc:
+        procs.wait_sip_ready(proc, "127.0.0.1", port, log)
+        yield System("Kamailio 5.6", "127.0.0.1", port, proc.pid, log)
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[str]:
+    """A throw-away PostgreSQL cluster; yields its SQLAlchemy URL, removes it afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="pbx-bench-pg-"))
+    port = procs.free_port()
+    args = [str(PG_SCRIPT), "start", str(folder), str(port)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    try:
+        if proc.returncode != 0:
+            raise RuntimeError(f"cannot start PostgreSQL:\n{proc.stderr}")
+        yield proc.stdout.strip()
+    finally:
+        subprocess.run(
+            [str(PG_SCRIPT), "stop", str(folder), str(port)], capture_output=True, timeout=60
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def pg_settings(url: str) -> dict[str, object]:
+    """pbx's ``database`` section for the cluster's URL (trust auth: any password)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return {
+        "type": "postgresql",
+        "host": parsed.host or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "name": parsed.database or "pbx_test",
+        "user": parsed.username or "postgres",
+        "password": "bench",
+    }
