@@ -182,6 +182,7 @@ class Sqlite3Executor(_Base):
             self._conn.close()
 
     async def open(self) -> None:
+        self._pool = ThreadPoolExecutor(1)  # a fresh one per run: close() shuts it down
         await self._call(self._open)
 
     async def reset(self) -> None:
@@ -268,6 +269,7 @@ class PsycopgExecutor(_Base):
             self._conn.close()
 
     async def open(self) -> None:
+        self._pool = ThreadPoolExecutor(1)  # a fresh one per run: close() shuts it down
         await self._call(self._open)
 
     async def reset(self) -> None:
