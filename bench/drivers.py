@@ -1,7 +1,7 @@
 """Which database driver the phone store should use, chosen by measurement.
 
     .venv/bin/python -m bench.drivers            # about 2 minutes
-    .venv/bin/python -m bench.drivers --quick    # about 40 seconds, one run
+    .venv/bin/python -m bench.drivers --quick    # about 20 seconds, one short run
     .venv/bin/python -m bench.drivers --postgres-url postgresql://...  # existing server (wiped)
 
 Needs ``aiosqlite`` and ``asyncpg`` in the venv (``.venv/bin/pip install aiosqlite asyncpg``);
@@ -686,7 +686,7 @@ def run(pg_url: str | None, args: argparse.Namespace) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one short run (about 40 s)")
+    parser.add_argument("--quick", action="store_true", help="one short run (about 20 s)")
     parser.add_argument("--runs", type=int, default=3, help="repetitions (default 3)")
     parser.add_argument("--load-seconds", type=float, default=1.0, help="per load measurement")
     parser.add_argument("--postgres-url", help="an existing server instead (its table is wiped)")
