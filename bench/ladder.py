@@ -37,14 +37,14 @@ def machine_busy_seconds() -> float:
 
 
 class CpuSampler:
-    """CPU seconds of a process tree, sampled every ``every`` seconds in a thread.
+    """CPU seconds of process trees, sampled every ``every`` seconds in a thread.
 
     It also notes the whole machine's busy time, so that a rung can say how much CPU
     other programs took meanwhile: the bench shares 2 cores with whatever else runs.
     """
 
-    def __init__(self, pid: int, every: float = 0.25) -> None:
-        self.pid = pid
+    def __init__(self, pid: int, every: float = 0.25, also: tuple[int, ...] = ()) -> None:
+        self.pids = (pid, *also)
         self.every = every
         self.samples: list[tuple[float, float]] = []
         self.machine: list[float] = []
@@ -52,7 +52,8 @@ class CpuSampler:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _sample(self) -> None:
-        self.samples.append((time.time(), procs.cpu_seconds(self.pid)))
+        cpu = sum(procs.cpu_seconds(pid) for pid in self.pids)
+        self.samples.append((time.time(), cpu))
         self.machine.append(machine_busy_seconds())
 
     def _loop(self) -> None:
@@ -170,7 +171,7 @@ def registration_rung(load: Load, rate: int) -> Rung:
     folder.mkdir(parents=True, exist_ok=True)
     scenario = sipp.render("register.xml", folder, {})
     calls = int(rate * load.step_s)
-    with CpuSampler(load.system.pid) as cpu:
+    with CpuSampler(load.system.pid, also=load.system.also) as cpu:
         run = sipp.run(
             folder,
             scenario,
@@ -226,13 +227,13 @@ def refresh_rung(load: Load, rate: int, ramp_cap: float) -> Rung:
     period = phones / rate
     ramp_rate = max(50.0, min(phones / 2, ramp_cap))
     ramp_s = phones / ramp_rate
-    refreshes = math.ceil((ramp_s + load.step_s) / period) + 2
+    refreshes = math.ceil((ramp_s + load.step_s) / period) + 3  # margin after the window
     scenario = sipp.render(
         "refresh.xml",
         folder,
         {"REFRESHES": str(refreshes), "PERIOD_MS": str(round(period * 1000))},
     )
-    with CpuSampler(load.system.pid) as cpu:
+    with CpuSampler(load.system.pid, also=load.system.also) as cpu:
         run = sipp.run(
             folder,
             scenario,

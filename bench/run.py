@@ -164,11 +164,25 @@ def _systems(
 
 @contextlib.contextmanager
 def _pbx_on_postgres(work: Path, users: list[Account]) -> Iterator[System]:
-    """A throw-away PostgreSQL cluster with pbx in front of it; both stopped afterwards."""
-    with servers.postgres() as url:
+    """A throw-away PostgreSQL cluster with pbx in front of it; both stopped afterwards.
+    The PostgreSQL server's CPU counts as pbx's: it does the work SQLite does in-process."""
+    with servers.postgres() as (url, postmaster):
         settings = servers.pg_settings(url)
-        with servers.pbx("pbx (PostgreSQL)", work / "pbx-postgres", users, settings) as system:
+        folder = work / "pbx-postgres"
+        with servers.pbx("pbx (PostgreSQL)", folder, users, settings, also=(postmaster,)) as system:
             yield system
+
+
+def _tree() -> str:
+    """The commit measured, and whether src/ had uncommitted changes (others edit it)."""
+    head = _version(["git", "-C", str(servers.REPO), "rev-parse", "--short", "HEAD"])
+    dirty = subprocess.run(
+        ["git", "-C", str(servers.REPO), "status", "--porcelain", "--", "src"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    ).stdout.strip()
+    return f"{head} + uncommitted changes in src/" if dirty else head
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         "sipp": _version(["sipp", "-v"]).replace("\x1b", ""),
         "kamailio": _version(["kamailio", "-v"]),
         "python": platform.python_version(),
+        "pbx tree": _tree(),
         "sipp processes": args.sipp_processes,
     }
     results: list[SystemResult] = []

@@ -34,6 +34,8 @@ class System:
     port: int
     pid: int
     log: Path
+    also: tuple[int, ...] = ()
+    """Other process trees whose CPU counts as the system's (pbx's PostgreSQL server)."""
 
 
 def pbx_binary() -> str:
@@ -51,6 +53,7 @@ def pbx(
     *,
     api_port: int | None = None,
     clear_on_boot: bool = True,
+    also: tuple[int, ...] = (),
 ) -> Iterator[System]:
     """``pbx serve`` with these accounts and database, until the block ends."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -66,7 +69,7 @@ def pbx(
     log = folder / "pbx.log"
     with procs.running([pbx_binary(), "serve", "--config", str(config)], log, cwd=folder) as proc:
         procs.wait_sip_ready(proc, "127.0.0.1", port, log)
-        yield System(name, "127.0.0.1", port, proc.pid, log)
+        yield System(name, "127.0.0.1", port, proc.pid, log, also)
 
 
 @contextlib.contextmanager
@@ -80,8 +83,9 @@ def kamailio(folder: Path, users: list[Account]) -> Iterator[System]:
 
 
 @contextlib.contextmanager
-def postgres() -> Iterator[str]:
-    """A throw-away PostgreSQL cluster; yields its SQLAlchemy URL, removes it afterwards."""
+def postgres() -> Iterator[tuple[str, int]]:
+    """A throw-away PostgreSQL cluster; yields its SQLAlchemy URL and postmaster pid,
+    and removes it afterwards."""
     folder = Path(tempfile.mkdtemp(prefix="pbx-bench-pg-"))
     port = procs.free_port()
     args = [str(PG_SCRIPT), "start", str(folder), str(port)]
@@ -89,7 +93,8 @@ def postgres() -> Iterator[str]:
     try:
         if proc.returncode != 0:
             raise RuntimeError(f"cannot start PostgreSQL:\n{proc.stderr}")
-        yield proc.stdout.strip()
+        postmaster = int((folder / "data" / "postmaster.pid").read_text().split()[0])
+        yield proc.stdout.strip(), postmaster
     finally:
         subprocess.run(
             [str(PG_SCRIPT), "stop", str(folder), str(port)], capture_output=True, timeout=60

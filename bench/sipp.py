@@ -149,7 +149,7 @@ def run(
                 "-l", str(max(1, limit // processes)), "-m", str(part),
                 "-nd", "-nostdin",
                 "-trace_stat", "-stf", str(sub / "stat.csv"), "-fd", "1",
-                "-trace_rtt", "-rtt_freq", "1000",
+                "-trace_rtt", "-rtt_freq", "100",  # sipp never writes the last partial batch
                 "-trace_err", "-error_file", str(sub / "errors.log"),
                 "-timeout", f"{int(timeout_s)}s", "-timeout_error",
                 "-max_recv_loops", "10000", "-max_sched_loops", "10000",
