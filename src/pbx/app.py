@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import json
 import logging
 import secrets
 import signal
@@ -23,11 +22,12 @@ import uvicorn
 
 from pbx.config import Settings
 from pbx.credentials import build_lookup
+from pbx.eventlog import log_events
 from pbx.phones.sql import SqlPhoneStore, upgrade_to_head
 from pbx.phones.store import PhoneStore
 from pbx.phones.tracker import TrackedStore, Tracker
 from pbx.sip.endpoint import Endpoint
-from pbx.sip.events import AuthFailed, BindingEvent, Event, Registered
+from pbx.sip.events import Event
 from pbx.sip.registrar import Registrar, RegistrarPolicy
 from pbx.transport.addresses import listen_hosts
 from pbx.transport.sink import EventSink
@@ -35,7 +35,6 @@ from pbx.transport.tcp import serve_tcp
 from pbx.transport.udp import serve_udp
 
 log = logging.getLogger("pbx")
-event_log = logging.getLogger("pbx.events")
 
 #: How often the expiry timer runs at most (bindings expire to the second).
 TICK = 1.0
@@ -64,41 +63,6 @@ def build_endpoint(settings: Settings) -> Endpoint:
 
     registrar = Registrar(policy, lookup, secrets.token_bytes(32), date=date)
     return Endpoint(registrar)
-
-
-def log_events(events: tuple[Event, ...]) -> None:
-    """One structured (JSON) line per event: the operator's audit trail."""
-    for event in events:
-        if not event_log.isEnabledFor(logging.INFO):
-            return
-        record: dict[str, object]
-        if isinstance(event, BindingEvent):
-            record = {
-                "event": type(event).__name__,
-                "extension": event.extension,
-                "transport": event.source.transport,
-                "ip": event.source.host,
-                "port": event.source.port,
-                "user_agent": event.user_agent,
-                "contact": event.contact,
-                "contact_params": dict(event.contact_params),
-                "expires": event.expires,
-            }
-        elif isinstance(event, AuthFailed):
-            record = {
-                "event": "AuthFailed",
-                "extension": event.extension,
-                "transport": event.source.transport,
-                "ip": event.source.host,
-                "port": event.source.port,
-                "user_agent": event.user_agent,
-                "reason": event.reason,
-            }
-        elif isinstance(event, Registered):
-            continue  # summarised by the binding events
-        else:
-            record = {"event": type(event).__name__}
-        event_log.info(json.dumps(record, ensure_ascii=False, default=str))
 
 
 async def open_sql_store(url: str) -> PhoneStore:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = [
     "CARRIERS",
@@ -314,8 +315,21 @@ def mac_evidence(headers: Headers) -> list[MacEvidence]:
     return found
 
 
+#: The only headers any carrier reads.
+_READ = frozenset({"contact", "user-agent", "p-station-name", "mac"})
+
+
 def identify_mac(headers: Headers) -> str | None:
-    """The sender's MAC from the most trusted carrier, or None when none is present."""
+    """The sender's MAC from the most trusted carrier, or None when none is present.
+
+    A phone sends the same Contact and User-Agent in every refresh, so the answer is
+    memoised on just the headers the carriers read (bounded LRU).
+    """
+    return _identify(tuple(pair for pair in headers if pair[0] in _READ))
+
+
+@lru_cache(maxsize=16384)
+def _identify(headers: tuple[tuple[str, str], ...]) -> str | None:
     for _, extract in CARRIERS:
         for candidate in extract(headers):
             mac = normalize_mac(candidate)
