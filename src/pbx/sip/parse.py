@@ -23,6 +23,9 @@ _VERSION_RE = re.compile(r"SIP/([0-9]+)\.([0-9]+)\Z", re.IGNORECASE)
 _STATUS_RE = re.compile(r"SIP/2\.0 ([1-6][0-9][0-9]) (.*)\Z", re.IGNORECASE | re.DOTALL)
 _HEADER_NAME_RE = re.compile(TOKEN + r"\Z")
 
+#: Methods every phone sends: known tokens, no need to match the token grammar.
+_KNOWN_TOKENS = frozenset({"REGISTER", "OPTIONS", "INVITE", "ACK", "BYE", "CANCEL"})
+
 #: Headers that must appear at most once in a request (RFC 3261 §7.3.1, RFC 4475 multi01).
 SINGLE_HEADERS = frozenset(
     {"call-id", "cseq", "from", "to", "max-forwards", "content-length", "expires", "content-type"}
@@ -59,6 +62,9 @@ def _find_header_end(data: bytes, start: int = 0) -> tuple[int, int]:
 
 
 def _split_lines(head: str) -> list[str]:
+    lines = head.split("\r\n")
+    if head.count("\n") == len(lines) - 1:
+        return lines  # CRLF throughout: the common case, no per-line work
     lines = head.split("\n")
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
@@ -93,10 +99,18 @@ class _NameMemo:
 _NAMES = _NameMemo()
 
 
-def _parse_header_lines(lines: list[str]) -> tuple[tuple[str, str], ...]:
-    """Unfold continuation lines and split ``name: value``."""
+def _parse_header_lines(
+    lines: list[str], folded: bool | None = None
+) -> tuple[tuple[str, str], ...]:
+    """Unfold continuation lines and split ``name: value``.
+
+    ``folded`` says whether any line continues the one before (the caller can tell
+    from the raw text in one search); None: look at the lines.
+    """
     canonical = _NAMES.canonical
-    if not any(line[:1] in (" ", "\t") for line in lines):
+    if folded is None:
+        folded = any(line[:1] in (" ", "\t") for line in lines)
+    if not folded:
         # No folding (nearly every real message): one pass, one tuple per line.
         fields: list[tuple[str, str]] = []
         append = fields.append
@@ -157,7 +171,8 @@ def parse_message(data: bytes, *, stream: bool = False) -> Request | Response | 
     lines = _split_lines(head)
     start_line = lines[0]
     try:
-        headers = Headers(_parse_header_lines(lines[1:]))
+        folded = "\n " in head or "\n\t" in head
+        headers = Headers(_parse_header_lines(lines[1:], folded))
     except SipError as exc:
         raise ParseError(exc.status, exc.reason, None, is_response) from None
     try:
@@ -201,8 +216,10 @@ def _request(start_line: str, headers: Headers, body: bytes) -> Request:
     if len(parts) != 3 or not all(parts):
         raise SipError(400, "malformed Request-Line")
     method, uri, version = parts
-    if not _TOKEN_RE.fullmatch(method):
+    if method not in _KNOWN_TOKENS and not _TOKEN_RE.fullmatch(method):
         raise SipError(400, "malformed method")
+    if version == "SIP/2.0":
+        return Request(method=method, uri=uri, version="SIP/2.0", headers=headers, body=body)
     m = _VERSION_RE.match(version)
     if m is None:
         raise SipError(400, "malformed SIP-Version")
