@@ -241,9 +241,53 @@ class NameAddr:
         return param(self.params, "tag")
 
 
+# The shape nearly every phone sends, matched in one step; anything else (token display
+# names, escapes, IPv6, quoted parameter values, whitespace) takes the general parser,
+# which a test checks gives the same result wherever this one matches.
+_SIMPLE_PARAM = r"[A-Za-z0-9\-.!%*_+`'~]+(?:=[A-Za-z0-9\-.!%*_+`'~]+)?"
+_SIMPLE_HOST = r"[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9.])?"
+_FAST_NAME_ADDR_RE = re.compile(
+    r'(?:"([^"\\]*)" ?)?<((sips?):(?:([A-Za-z0-9\-._~+]+)@)?(' + _SIMPLE_HOST + r")"
+    r"(?::([0-9]{1,5}))?((?:;" + _SIMPLE_PARAM + r")*))>((?:;" + _SIMPLE_PARAM + r")*)\Z"
+)
+_FAST_VIA_RE = re.compile(
+    r"SIP/2\.0/(UDP|TCP|TLS|SCTP|WS|WSS) (" + _SIMPLE_HOST + r")(?::([0-9]{1,5}))?"
+    r"((?:;" + _SIMPLE_PARAM + r")*)\Z"
+)
+_SIMPLE_PARAM_RE = re.compile(r";([A-Za-z0-9\-.!%*_+`'~]+)(?:=([A-Za-z0-9\-.!%*_+`'~]+))?")
+
+
+def _simple_params(text: str) -> tuple[tuple[str, str | None], ...]:
+    return tuple(
+        (name.lower(), value or None) for name, value in _SIMPLE_PARAM_RE.findall(text)
+    )
+
+
+def _fast_name_addr(text: str) -> NameAddr | None:
+    m = _FAST_NAME_ADDR_RE.match(text)
+    if m is None:
+        return None
+    display, uri_text, scheme, user, host, port_text, uri_params, params = m.groups()
+    port = None
+    if port_text is not None:
+        port = int(port_text)
+        if not 0 < port < 65536:
+            return None
+    uri = Uri(scheme=scheme, user=user, host=host, port=port, params=_simple_params(uri_params))
+    return NameAddr(display, uri_text, uri, _simple_params(params), True)
+
+
 @lru_cache(maxsize=_MEMO_SIZE)
 def parse_name_addr(text: str, where: str) -> NameAddr:
     """Parse ``( name-addr / addr-spec ) *( SEMI param )`` (RFC 3261 §20.10)."""
+    fast = _fast_name_addr(text)
+    if fast is not None:
+        return fast
+    return parse_name_addr_general(text, where)
+
+
+def parse_name_addr_general(text: str, where: str) -> NameAddr:
+    """The full grammar of ``parse_name_addr``, without the fast path."""
     text = text.strip()
     if not text:
         raise _bad(f"empty {where}")
@@ -315,12 +359,31 @@ _VIA_RE = re.compile(
 
 def parse_via(text: str) -> Via:
     """Parse one via-parm (RFC 3261 §20.42)."""
+    fast = _FAST_VIA_RE.match(text)
+    if fast is not None and (fast.group(3) is None or 0 < int(fast.group(3)) < 65536):
+        transport, host, port_text, param_text = fast.groups()
+        port = int(port_text) if port_text is not None else None
+        return _checked_via(transport, host, port, _simple_params(param_text))
+    return parse_via_general(text)
+
+
+def parse_via_general(text: str) -> Via:
+    """The full grammar of ``parse_via``, without the fast path."""
     m = _VIA_RE.match(text.strip())
     if m is None:
         raise _bad("malformed Via")
     transport, hostport, param_text = m.group(1), m.group(2), m.group(3)
-    host, port = _parse_hostport(re.sub(r"\s+", "", hostport))
+    host, port = _parse_hostport(_WS_RE.sub("", hostport))
     params = parse_params(param_text, "Via") if param_text is not None else ()
+    return _checked_via(transport, host, port, params)
+
+
+_WS_RE = re.compile(r"\s+")
+
+
+def _checked_via(
+    transport: str, host: str, port: int | None, params: tuple[tuple[str, str | None], ...]
+) -> Via:
     branch = param(params, "branch")
     if has_param(params, "branch") and (not branch or branch == MAGIC_COOKIE):
         raise _bad("Via branch is empty or only the magic cookie")
