@@ -144,3 +144,22 @@ def test_serve_answers_on_ipv4_and_ipv6_and_stops_gracefully(tmp_path: Path) -> 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_verify_database_healthy_and_missing(tmp_path: Path) -> None:
+    """``pbx verify-database`` reports on the configured SQLite file: healthy -> 0,
+    missing -> 1 with the fix to try; it never creates the file itself."""
+    from pbx.phones.sql import upgrade_to_head
+
+    config = tmp_path / "config.yml"
+    config.write_text("database: {type: sqlite, path: inventory.db}\n")
+    missing = run("verify-database", "--config", str(config))
+    assert missing.returncode == 1, missing.stdout + missing.stderr
+    assert "FAIL" in missing.stdout
+    assert not (tmp_path / "inventory.db").exists()
+
+    upgrade_to_head(f"sqlite:///{tmp_path / 'inventory.db'}")
+    healthy = run("verify-database", "--config", str(config))
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert "registered_phones" in healthy.stdout
+    assert "FAIL" not in healthy.stdout
