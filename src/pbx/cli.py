@@ -53,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         print(f"{args.config}: OK ({len(settings.extensions)} extensions)")
         return 0
+    # The documented logging optimisations: no caller, thread or process lookups per
+    # record (a line per registration event is logged on the SIP path).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     logging.basicConfig(
         level=settings.logging.level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
