@@ -58,8 +58,14 @@ def build_endpoint(settings: Settings) -> Endpoint:
     def lookup(username: str, algorithm: str) -> str | None:
         return table.get((username, algorithm))
 
+    last: list[object] = [None, ""]
+
     def date() -> str:
-        return email.utils.formatdate(time.time(), usegmt=True)
+        # One formatting per second, not per 200 OK.
+        second = int(time.time())
+        if last[0] != second:
+            last[0], last[1] = second, email.utils.formatdate(second, usegmt=True)
+        return str(last[1])
 
     registrar = Registrar(policy, lookup, secrets.token_bytes(32), date=date)
     return Endpoint(registrar)
