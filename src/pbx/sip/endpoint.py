@@ -120,10 +120,10 @@ class Endpoint:
         """RFC 3261 §17.2.3 matching; None over a reliable transport (no retransmits)."""
         if source.transport != "udp" or request.method == "ACK":
             return None
-        vias = request.headers.values("via")
-        if not vias:
+        first = request.headers.get("via")
+        if first is None:
             return None
-        top = vias[0]
+        top = split_list(first)[0] if "," in first else first
         m = _BRANCH_RE.search(top)
         headers = request.headers
         # A retransmission repeats the request exactly, so adding the Request-URI,

@@ -258,9 +258,9 @@ _SIMPLE_PARAM_RE = re.compile(r";([A-Za-z0-9\-.!%*_+`'~]+)(?:=([A-Za-z0-9\-.!%*_
 
 
 def _simple_params(text: str) -> tuple[tuple[str, str | None], ...]:
-    return tuple(
-        (name.lower(), value or None) for name, value in _SIMPLE_PARAM_RE.findall(text)
-    )
+    if not text:
+        return ()
+    return tuple((name.lower(), value or None) for name, value in _SIMPLE_PARAM_RE.findall(text))
 
 
 def _fast_name_addr(text: str) -> NameAddr | None:

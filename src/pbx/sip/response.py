@@ -116,11 +116,7 @@ def build_response(
         value_or_none = headers.get(name)
         if value_or_none is None:
             continue
-        if (
-            name == "to"
-            and status > 100
-            and not _TAG_RE.search(_after_uri(value_or_none))
-        ):
+        if name == "to" and status > 100 and not _TAG_RE.search(_after_uri(value_or_none)):
             value_or_none = f"{value_or_none};tag={to_tag_for(headers)}"
         fields.append((name, value_or_none))
     fields.extend(extra)
