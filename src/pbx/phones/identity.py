@@ -315,6 +315,10 @@ def mac_evidence(headers: Headers) -> list[MacEvidence]:
     return found
 
 
+#: Every carrier's MAC is 12 hex digits in the header text, with ':', '-' or '.'
+#: between groups at most; without such a run there is nothing to look for.
+_HEX_RUN = re.compile(r"[0-9A-Fa-f]{2}(?:[:.\-]?[0-9A-Fa-f]{2}){5}")
+
 #: The only headers any carrier reads.
 _READ = frozenset({"contact", "user-agent", "p-station-name", "mac"})
 
@@ -325,7 +329,10 @@ def identify_mac(headers: Headers) -> str | None:
     A phone sends the same Contact and User-Agent in every refresh, so the answer is
     memoised on just the headers the carriers read (bounded LRU).
     """
-    return _identify(tuple(pair for pair in headers if pair[0] in _READ))
+    relevant = tuple(pair for pair in headers if pair[0] in _READ)
+    if not any(_HEX_RUN.search(value) for _, value in relevant):
+        return None  # no 12 hex digits anywhere: no carrier can hold a MAC
+    return _identify(relevant)
 
 
 @lru_cache(maxsize=16384)
