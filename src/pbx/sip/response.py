@@ -79,9 +79,7 @@ def _stamp_via(via_value: str, source: Source) -> str:
     has_rport = _RPORT_EMPTY_RE.search(top) is not None
     already_received = _RECEIVED_RE.search(top) is not None
     if has_rport:
-        top = re.sub(
-            r";\s*rport(?=\s*(?:;|$))", f";rport={source.port}", top, count=1, flags=re.IGNORECASE
-        )
+        top = _RPORT_EMPTY_RE.sub(f";rport={source.port}", top, count=1)
     if (has_rport or sent_by_host != source.host.lower()) and not already_received:
         top += f";received={source.host}"
     items[0] = top
