@@ -43,13 +43,11 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Row,
-    and_,
     create_engine,
     delete,
     event,
     func,
     literal,
-    or_,
     select,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -138,10 +136,6 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
-
-
-def _naive(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -284,6 +278,23 @@ def _chunks(items: Sequence[R], size: int) -> Iterable[Sequence[R]]:
         yield items[i : i + size]
 
 
+class _Cursor:
+    """A streaming SELECT of the listing, used from one thread only."""
+
+    def __init__(self, engine: Engine, filter: PhoneFilter, batch: int) -> None:
+        self._batch = batch
+        self._conn = engine.connect().execution_options(stream_results=True, yield_per=batch)
+        query = select(T).where(*_where(filter)).order_by(_SORT.desc(), T.c.id)
+        self._result = self._conn.execute(query)
+
+    def next_batch(self) -> builtins.list[PhoneRecord]:
+        return [_record(row) for row in self._result.fetchmany(self._batch)]
+
+    def close(self) -> None:
+        self._result.close()
+        self._conn.close()
+
+
 class SqlPhoneStore:
     """``PhoneStore`` over a SQLAlchemy URL (``sqlite:///...`` or ``postgresql+psycopg://...``).
 
@@ -317,18 +328,31 @@ class SqlPhoneStore:
         return await self._run(self._writer, self._clear_sync)
 
     async def list(self, filter: PhoneFilter = ALL) -> builtins.list[PhoneRecord]:
-        return await self._run(self._readers, self._page_sync, filter, None, None)
+        return await self._run(self._readers, self._list_sync, filter)
 
     async def iter(self, filter: PhoneFilter = ALL, batch: int = 500) -> AsyncIterator[PhoneRecord]:
-        after: tuple[datetime, int] | None = None
-        while True:
-            page = await self._run(self._readers, self._page_sync, filter, after, batch)
-            for record in page:
-                yield record
-            if len(page) < batch:
-                return
-            last = page[-1]
-            after = (_naive(last.last_registered) or _EPOCH_NAIVE, last.id)
+        """One query, one sort, read ``batch`` rows at a time through a cursor.
+
+        The cursor lives on a thread of its own for the life of the listing (a
+        sqlite3 connection must stay on the thread that opened it), and the listing
+        is one consistent snapshot. Paging with LIMIT instead re-sorted the whole
+        table for every page: 100,000 phones took 9 s to the last byte.
+        """
+        loop = asyncio.get_running_loop()
+        thread = ThreadPoolExecutor(1, thread_name_prefix="pbx-phones-stream")
+        cursor: _Cursor | None = None
+        try:
+            cursor = await loop.run_in_executor(thread, _Cursor, self._engine, filter, batch)
+            while True:
+                rows = await loop.run_in_executor(thread, cursor.next_batch)
+                for record in rows:
+                    yield record
+                if len(rows) < batch:
+                    return
+        finally:
+            if cursor is not None:
+                await loop.run_in_executor(thread, cursor.close)
+            thread.shutdown(wait=False)
 
     async def count(self) -> int:
         return await self._run(self._readers, self._count_sync)
@@ -453,14 +477,8 @@ class SqlPhoneStore:
     def _clear_sync(self) -> int:
         return self._in_write_transaction(lambda conn: int(conn.execute(delete(T)).rowcount))
 
-    def _page_sync(
-        self, filter: PhoneFilter, after: tuple[datetime, int] | None, limit: int | None
-    ) -> builtins.list[PhoneRecord]:
-        where = _where(filter)
-        if after is not None:
-            key, last_id = after
-            where.append(or_(_SORT.__lt__(key), and_(_SORT.__eq__(key), T.c.id > last_id)))
-        query = select(T).where(*where).order_by(_SORT.desc(), T.c.id).limit(limit)
+    def _list_sync(self, filter: PhoneFilter) -> builtins.list[PhoneRecord]:
+        query = select(T).where(*_where(filter)).order_by(_SORT.desc(), T.c.id)
         with self._engine.connect() as conn:
             return [_record(row) for row in conn.execute(query)]
 
