@@ -163,3 +163,29 @@ def test_verify_database_healthy_and_missing(tmp_path: Path) -> None:
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert "registered_phones" in healthy.stdout
     assert "FAIL" not in healthy.stdout
+
+
+@pytest.mark.parametrize("taken", ["sip", "api"])
+def test_a_port_in_use_is_a_clear_message_and_exit_1(tmp_path: Path, taken: str) -> None:
+    """Another program on the SIP or API port: one line saying so, exit 1, and the
+    process does not hang with half of its services running."""
+    sip_port, api_port = _free_port(), _free_port()
+    blocker = socket.socket(
+        socket.AF_INET, socket.SOCK_DGRAM if taken == "sip" else socket.SOCK_STREAM
+    )
+    blocker.bind(("127.0.0.1", sip_port if taken == "sip" else api_port))
+    if taken == "api":
+        blocker.listen()
+    config = tmp_path / "config.yml"
+    config.write_text(
+        f"server: {{sip_host: 127.0.0.1, sip_port: {sip_port}, transports: [udp]}}\n"
+        f"api: {{host: 127.0.0.1, port: {api_port}}}\n"
+        "database: {type: sqlite, path: pbx.db}\n"
+    )
+    try:
+        result = run("serve", "--config", str(config))
+    finally:
+        blocker.close()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "cannot start" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr

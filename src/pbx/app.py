@@ -197,7 +197,11 @@ class _EmbeddedApiServer(uvicorn.Server):
 
 
 async def serve(settings: Settings, config_path: Path) -> None:
-    """Run until SIGTERM or SIGINT: tracker, SIP transports, expiry timer, HTTP API."""
+    """Run until SIGTERM or SIGINT: tracker, SIP transports, expiry timer, HTTP API.
+
+    Raises OSError when a port cannot be bound (the CLI turns it into a message and
+    exit code 1); whatever had started is closed again in order.
+    """
     url = settings.database.url(config_path.resolve().parent)
     tracker = Tracker(lambda: open_sql_store(url), clear_on_boot=settings.tracking.clear_on_boot)
     await tracker.start()
@@ -206,49 +210,75 @@ async def serve(settings: Settings, config_path: Path) -> None:
         log_events(events)
         return tracker.submit(events)
 
-    endpoint = build_endpoint(settings)
-    service = await start_sip(settings, endpoint, sink)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(_expiry_timer(endpoint))]
+    service: Service | None = None
+    tasks: list[asyncio.Task[None]] = []
     api_server: uvicorn.Server | None = None
-    if settings.api.enabled:
-        from pbx.api.app import create_app
-
-        status = SipStatus(service, tracker, settings.database.type)
-        api = create_app(TrackedStore(tracker), status)
-        config = uvicorn.Config(
-            api,
-            host=settings.api.host,
-            port=settings.api.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-        )
-        api_server = _EmbeddedApiServer(config)
-        tasks.append(asyncio.create_task(api_server.serve()))
-        log.info("HTTP API on http://%s:%d/", settings.api.host, settings.api.port)
-    _tune_gc()
-    log.info(
-        "pbx ready: %d extensions, realm %r, config %s",
-        len(settings.extensions),
-        settings.registrar.realm,
-        config_path,
-    )
     try:
+        endpoint = build_endpoint(settings)
+        service = await start_sip(settings, endpoint, sink)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        tasks.append(asyncio.create_task(_expiry_timer(endpoint)))
+        if settings.api.enabled:
+            api_server = await _start_api(settings, service, tracker, tasks)
+        _tune_gc()
+        log.info(
+            "pbx ready: %d extensions, realm %r, config %s",
+            len(settings.extensions),
+            settings.registrar.realm,
+            config_path,
+        )
         await stop.wait()
     finally:
         log.info("shutting down")
-        for closer in service.closers:
-            closer.close()
+        if service is not None:
+            for closer in service.closers:
+                closer.close()
         if api_server is not None:
             api_server.should_exit = True
-        for task in tasks[:1]:
-            task.cancel()
+        if tasks:
+            tasks[0].cancel()  # the expiry timer; the API task ends by itself
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await tracker.close()
         log.info("stopped")
+
+
+async def _serve_api(server: uvicorn.Server) -> None:
+    """uvicorn ends with SystemExit when it cannot bind; in a task that would stop the
+    whole event loop, so it is turned into a normal end (``server.started`` stays False)."""
+    try:
+        await server.serve()
+    except SystemExit:
+        return
+
+
+async def _start_api(
+    settings: Settings, service: Service, tracker: Tracker, tasks: list[asyncio.Task[None]]
+) -> uvicorn.Server:
+    """Serve the HTTP API in this loop; fail loudly if it cannot listen."""
+    from pbx.api.app import create_app
+
+    status = SipStatus(service, tracker, settings.database.type)
+    api = create_app(TrackedStore(tracker), status)
+    config = uvicorn.Config(
+        api,
+        host=settings.api.host,
+        port=settings.api.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+    )
+    server = _EmbeddedApiServer(config)
+    task = asyncio.create_task(_serve_api(server))
+    tasks.append(task)
+    deadline = asyncio.get_running_loop().time() + 20
+    while not server.started:
+        if task.done() or asyncio.get_running_loop().time() > deadline:
+            raise OSError(f"the HTTP API cannot listen on {settings.api.host}:{settings.api.port}")
+        await asyncio.sleep(0.02)
+    log.info("HTTP API on http://%s:%d/", settings.api.host, settings.api.port)
+    return server
