@@ -50,7 +50,7 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from pbx.phones.memory import Changes, PhoneTable
 from pbx.phones.models import registered_phones as T
@@ -392,9 +392,10 @@ class SqlPhoneStore:
         raise AssertionError("unreachable")
 
     def _record_sync(self, sightings: builtins.list[Sighting]) -> None:
+        if self._upsert(sightings):
+            return
+
         def work(conn: Connection) -> None:
-            if self._upsert(conn, sightings):
-                return
             placeholder = itertools.count(-1, -1)
             rows = self._load(conn, sightings).values()
             table = PhoneTable(rows, next_id=placeholder.__next__)
@@ -404,31 +405,64 @@ class SqlPhoneStore:
 
         self._in_write_transaction(work)
 
-    def _upsert(self, conn: Connection, sightings: Sequence[Sighting]) -> bool:
-        """The fast path: the whole batch as upserts, inside a savepoint.
+    def _upsert(self, sightings: Sequence[Sighting]) -> bool:
+        """The fast path: the whole batch as upserts in one transaction, on the driver.
 
         It gives the same result as the rules in ``memory.PhoneTable`` whenever no
         sighting meets a row of the *other* unique key (a MAC appearing at the IP of
         another row of the extension: adoption, merge, eviction). Such a conflict
-        raises IntegrityError, the savepoint is rolled back, and the caller runs the
+        raises IntegrityError, the transaction is rolled back, and the caller runs the
         general path, which resolves and logs it. The two statements run one after the
         other, so they may only be split when no extension has sightings of both kinds
         (rows, and so order, never cross extensions).
+
+        The statements go straight to the DBAPI connection under the writer's
+        persistent SQLAlchemy connection: for a batch of one, SQLAlchemy's transaction
+        and savepoint bookkeeping cost more than the write itself. A connection found
+        dead is replaced and the batch tried once more, as in the general path.
         """
         sql = self._sql
         with_mac = [sql.sighting_params(s) for s in sightings if s.mac_address is not None]
         without = [sql.sighting_params(s) for s in sightings if s.mac_address is None]
         if with_mac and without and {p[1] for p in with_mac} & {p[1] for p in without}:
             return False
-        try:
-            with conn.begin_nested():
-                if with_mac:
-                    conn.exec_driver_sql(sql.upsert_mac, with_mac)
-                if without:
-                    conn.exec_driver_sql(sql.upsert_ip, without)
-        except IntegrityError:
-            return False
-        return True
+        dbapi = self._engine.dialect.loaded_dbapi
+        for attempt in (1, 2):
+            if self._conn is None:
+                self._conn = self._engine.connect()
+                self._conn.execution_options(sqlite_begin="IMMEDIATE")
+            raw: Any = self._conn.connection.dbapi_connection
+            try:
+                cursor = raw.cursor()
+                try:
+                    if not self._postgres:
+                        cursor.execute("BEGIN IMMEDIATE")
+                    if with_mac:
+                        cursor.executemany(sql.upsert_mac, with_mac)
+                    if without:
+                        cursor.executemany(sql.upsert_ip, without)
+                except BaseException:
+                    if self._postgres:
+                        raw.rollback()
+                    else:
+                        cursor.execute("ROLLBACK")
+                    raise
+                if self._postgres:
+                    raw.commit()
+                else:
+                    cursor.execute("COMMIT")
+                cursor.close()
+                return True
+            except dbapi.IntegrityError:
+                return False
+            except (dbapi.OperationalError, dbapi.InterfaceError):
+                dead, self._conn = self._conn, None
+                dead.invalidate()
+                if attempt == 1:
+                    log.warning("database connection lost; retrying the batch once")
+                    continue
+                raise
+        raise AssertionError("unreachable")
 
     def _load(self, conn: Connection, sightings: Sequence[Sighting]) -> dict[int, PhoneRecord]:
         """Every row a sighting of the batch could find, before or after others moved.
