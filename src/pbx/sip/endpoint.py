@@ -63,7 +63,12 @@ class Endpoint:
 
     def __init__(self, registrar: Registrar, max_transactions: int = 200_000) -> None:
         self.registrar = registrar
-        self._transactions: OrderedDict[tuple[str, ...], tuple[float, Outcome]] = OrderedDict()
+        # key -> (deadline, response bytes, host, port, status): atoms only, so that
+        # the cyclic garbage collector does not have to walk tens of thousands of
+        # cached answers (it untracks tuples of atoms).
+        self._transactions: OrderedDict[
+            tuple[str, ...], tuple[float, bytes, str | None, int, int]
+        ] = OrderedDict()
         self._max_transactions = max_transactions
 
     def receive(self, data: bytes, source: Source, now: float) -> Outcome:
@@ -86,11 +91,20 @@ class Endpoint:
         if key is not None:
             cached = self._transactions.get(key)
             if cached is not None and cached[0] > now:
-                return Outcome(cached[1].data, cached[1].destination, (), cached[1].status)
+                _, data, host, port, status = cached
+                destination = Destination(host, port) if host is not None else None
+                return Outcome(data, destination, (), status)
         outcome = self._process(request, source, now)
         if key is not None and outcome.data is not None:
             transactions = self._transactions
-            transactions[key] = (now + TRANSACTION_LIFETIME, outcome)
+            dest = outcome.destination
+            transactions[key] = (
+                now + TRANSACTION_LIFETIME,
+                outcome.data,
+                dest.host if dest is not None else None,
+                dest.port if dest is not None else 0,
+                outcome.status,
+            )
             transactions.move_to_end(key)
             while len(transactions) > self._max_transactions:
                 transactions.popitem(last=False)
@@ -100,7 +114,8 @@ class Endpoint:
         """Drop finished transactions and expired bindings; return expiry events."""
         transactions = self._transactions
         while transactions:
-            key, (deadline, _) = next(iter(transactions.items()))
+            key, entry = next(iter(transactions.items()))
+            deadline = entry[0]
             if deadline > now:
                 break
             del transactions[key]

@@ -68,6 +68,23 @@ class UdpProtocol(asyncio.DatagramProtocol):
         log.debug("UDP error: %s", exc)
 
 
+#: Receive buffer asked for: a burst of REGISTERs while the loop is busy must wait in
+#: the kernel, not be dropped (each drop costs the phone a 500 ms retransmission).
+#: The kernel caps it at net.core.rmem_max; root may go past that cap.
+RECEIVE_BUFFER = 8 << 20
+
+
+def _grow_buffers(sock: socket.socket) -> None:
+    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        if option is None:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, RECEIVE_BUFFER)
+            return
+        except OSError:
+            continue  # not root: fall back to the capped option
+
+
 async def serve_udp(
     endpoint: Endpoint, host: str, port: int, sink: EventSink | None
 ) -> asyncio.DatagramTransport:
@@ -79,6 +96,7 @@ async def serve_udp(
         if family == socket.AF_INET6:
             # IPv6 only: IPv4 has its own socket on the same port.
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        _grow_buffers(sock)
         sock.bind((host, port))
         sock.setblocking(False)
     except OSError:
