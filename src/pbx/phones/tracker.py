@@ -85,6 +85,7 @@ class Tracker:
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._reconnecting: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()
         self.committed = 0
         self.batches = 0
 
@@ -184,8 +185,13 @@ class Tracker:
                     if not _is_unavailable(exc):
                         raise
                     log.error("database unavailable, tracking in memory: %s", _short(exc))
-                    self._store = None
+                    lost, self._store = self._store, None
                     self._start_reconnect()
+                    # The reconnect opens a fresh store; release this one's threads and
+                    # connections in the background (never hold the answers up for it).
+                    closing = asyncio.create_task(_close_quietly(lost))
+                    self._closing.add(closing)
+                    closing.add_done_callback(self._closing.discard)
             self._pending.extend(sightings)
             await self._memory.record(sightings)
         except Exception:
@@ -253,6 +259,13 @@ class Tracker:
             await store.record(chunk)
             del self._pending[: len(chunk)]
             log.info("wrote back %d sightings (%d left)", len(chunk), len(self._pending))
+
+
+async def _close_quietly(store: PhoneStore) -> None:
+    try:
+        await store.close()
+    except Exception as exc:
+        log.debug("closing the lost store: %s", _short(exc))
 
 
 def _is_unavailable(exc: BaseException) -> bool:
