@@ -137,3 +137,33 @@ def test_torture_vias_agree(text: str) -> None:
             parse_via(text)
         return
     assert parse_via(text) == expected
+
+
+@st.composite
+def digest_params(draw: st.DrawFn) -> str:
+    items = draw(
+        st.lists(
+            pieces(
+                ['username="1000"', "username=1000", 'realm="pbx"', 'nonce="a/b+c="',
+                 'uri="sip:127.0.0.1:5060;transport=udp"', "uri=sip:h;x=y", 'response="ff00"',
+                 "algorithm=MD5", "Algorithm=SHA-256", 'cnonce=""', "qop=auth", 'qop="auth"',
+                 "nc=00000001", 'opaque="a\\"b"', "nc = 1", 'x="é"', "=1", 'bad="open']
+            ),
+            max_size=9,
+        )
+    )  # fmt: skip
+    seps = draw(st.lists(pieces([", ", ",", " , ", ",  ", ", ,"]), min_size=len(items)))
+    tail = draw(pieces(["", ",", ", ", " "]))
+    return "".join(item + sep for item, sep in zip(items, seps, strict=False)).rstrip(", ") + tail
+
+
+@settings(max_examples=1500, deadline=None)
+@given(digest_params())
+def test_digest_fast_path_agrees_with_the_general_loop(rest: str) -> None:
+    from pbx.sip.digest import _fast_params, _general_params
+
+    fast = _fast_params(rest) if rest.isascii() else None
+    if fast is None:
+        return
+    value = "Digest " + rest
+    assert fast == _general_params(value, len("Digest "))

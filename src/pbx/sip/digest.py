@@ -160,23 +160,33 @@ def _bad(what: str) -> SipError:
     return SipError(400, f"Bad Authorization: {what}")
 
 
-def parse_credentials(value: str) -> Credentials:
-    """Parse a Digest ``Authorization``/``Proxy-Authorization`` header value.
+# What nearly every phone sends: name=token or name="text without escapes", separated
+# by a comma and at most one space. Matched and split in C; anything else (escapes,
+# other spacing, duplicates, non-ASCII) goes through the general loop, which also
+# produces the precise error.
+_FAST_NAME = r"[A-Za-z][A-Za-z0-9_-]*"
+_FAST_QUOTED = r'"[^"\\\r\n]*"'
+_FAST_BARE = r'[^ \t\r\n",\\]+'
+_FAST_SEP = r"(?:, ?|\Z)"
+_FAST_ITEM_RE: Final = re.compile(
+    rf"({_FAST_NAME})=(?:\"([^\"\\\r\n]*)\"|({_FAST_BARE})){_FAST_SEP}"
+)
+_FAST_ALL_RE: Final = re.compile(rf"(?:{_FAST_NAME}=(?:{_FAST_QUOTED}|{_FAST_BARE}){_FAST_SEP})+")
 
-    Raises ``SipError(400)`` for a malformed Digest value (bad syntax, duplicate
-    parameter, missing username/realm/nonce/uri/response, qop without cnonce or nc, nc
-    not 8 hex digits) and ``UnsupportedSchemeError`` (401) for another scheme.
-    """
-    scheme = _SCHEME_RE.match(value)
-    if scheme is None:
-        if value.strip(" \t\r\n") == "":
-            raise _bad("empty")
-        raise _bad("no scheme")
-    if scheme.group(1).lower() != "digest":
-        raise UnsupportedSchemeError()
 
+def _fast_params(rest: str) -> dict[str, str] | None:
+    if _FAST_ALL_RE.fullmatch(rest) is None:
+        return None
+    found = _FAST_ITEM_RE.findall(rest)
+    params = {
+        name.lower(): quoted if (quoted or not bare) else bare for name, quoted, bare in found
+    }
+    return params if len(params) == len(found) else None
+
+
+def _general_params(value: str, pos: int) -> dict[str, str]:
+    """Digest parameters from ``pos`` on, one at a time (escapes, odd spacing, errors)."""
     params: dict[str, str] = {}
-    pos = scheme.end()
     end = len(value)
     while pos < end:
         param = _PARAM_RE.match(value, pos)
@@ -203,6 +213,29 @@ def parse_credentials(value: str) -> Credentials:
                     raise _bad("encoding") from None
         params[name] = text
         pos = param.end()
+
+    return params
+
+
+def parse_credentials(value: str) -> Credentials:
+    """Parse a Digest ``Authorization``/``Proxy-Authorization`` header value.
+
+    Raises ``SipError(400)`` for a malformed Digest value (bad syntax, duplicate
+    parameter, missing username/realm/nonce/uri/response, qop without cnonce or nc, nc
+    not 8 hex digits) and ``UnsupportedSchemeError`` (401) for another scheme.
+    """
+    scheme = _SCHEME_RE.match(value)
+    if scheme is None:
+        if value.strip(" \t\r\n") == "":
+            raise _bad("empty")
+        raise _bad("no scheme")
+    if scheme.group(1).lower() != "digest":
+        raise UnsupportedSchemeError()
+
+    rest = value[scheme.end() :]
+    params = _fast_params(rest) if rest.isascii() else None
+    if params is None:
+        params = _general_params(value, scheme.end())
 
     for name in _REQUIRED:
         if name not in params:
