@@ -54,28 +54,6 @@ _CANONICAL_SPELLING: dict[str, str] = {
     "mime-version": "MIME-Version",
 }
 
-#: Headers whose value is a comma-separated list (RFC 3261 §7.3.1) that we ever split.
-#: Others (Date, User-Agent, WWW-Authenticate ...) legitimately contain commas.
-LIST_HEADERS: frozenset[str] = frozenset(
-    {
-        "via",
-        "contact",
-        "route",
-        "record-route",
-        "require",
-        "proxy-require",
-        "supported",
-        "unsupported",
-        "allow",
-        "accept",
-        "accept-encoding",
-        "accept-language",
-        "allow-events",
-        "path",
-    }
-)
-
-
 def canonical_name(name: str) -> str:
     """Lowercase long form of a header name as found on the wire."""
     lowered = name.lower()

@@ -126,12 +126,6 @@ class Registrar:
         """Current bindings of an extension (possibly expired until ``expire`` runs)."""
         return list(self._bindings.get(extension, {}).values())
 
-    def all_bindings(self) -> Iterator[tuple[str, Binding]]:
-        """Every (extension, binding) pair."""
-        for extension, table in self._bindings.items():
-            for binding in table.values():
-                yield extension, binding
-
     def binding_count(self) -> int:
         """How many bindings exist in all."""
         return sum(len(table) for table in self._bindings.values())
