@@ -151,15 +151,47 @@ class _Base:
 
 
 @dataclass
-class Sqlite3Executor(_Base):
-    """sqlite3 on one dedicated thread, one ``run_in_executor`` hop per batch."""
+class _OnOneThread(_Base):
+    """A sync driver on one dedicated thread: one ``run_in_executor`` hop per call."""
 
-    sqlite: bool = True
     _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1))
-    _conn: sqlite3.Connection | None = None
 
     def _call(self, fn: Callable[..., None], *args: Any) -> Awaitable[None]:
         return asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    def _reset(self) -> None:
+        raise NotImplementedError
+
+    def _batch(self, rows: Params) -> None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+    async def open(self) -> None:
+        self._pool = ThreadPoolExecutor(1)  # a fresh one per run: close() shuts it down
+        await self._call(self._open)
+
+    async def reset(self) -> None:
+        await self._call(self._reset)
+
+    async def batch(self, round_: int, start: int, stop: int) -> None:
+        await self._call(self._batch, self.rows(round_, start, stop))
+
+    async def close(self) -> None:
+        await self._call(self._close)
+        self._pool.shutdown()
+
+
+@dataclass
+class Sqlite3Executor(_OnOneThread):
+    """sqlite3 on one dedicated thread, one ``run_in_executor`` hop per batch."""
+
+    sqlite: bool = True
+    _conn: sqlite3.Connection | None = None
 
     def _open(self) -> None:
         self._conn = sqlite_connect(self.target)
@@ -180,20 +212,6 @@ class Sqlite3Executor(_Base):
     def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
-
-    async def open(self) -> None:
-        self._pool = ThreadPoolExecutor(1)  # a fresh one per run: close() shuts it down
-        await self._call(self._open)
-
-    async def reset(self) -> None:
-        await self._call(self._reset)
-
-    async def batch(self, round_: int, start: int, stop: int) -> None:
-        await self._call(self._batch, self.rows(round_, start, stop))
-
-    async def close(self) -> None:
-        await self._call(self._close)
-        self._pool.shutdown()
 
 
 def sqlite_connect(path: str) -> sqlite3.Connection:
@@ -237,14 +255,10 @@ class AioSqlite(_Base):
 
 
 @dataclass
-class PsycopgExecutor(_Base):
+class PsycopgExecutor(_OnOneThread):
     """psycopg 3 sync on one dedicated thread, one ``run_in_executor`` hop per batch."""
 
-    _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1))
     _conn: Any = None
-
-    def _call(self, fn: Callable[..., None], *args: Any) -> Awaitable[None]:
-        return asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def _open(self) -> None:
         import psycopg
@@ -267,20 +281,6 @@ class PsycopgExecutor(_Base):
     def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
-
-    async def open(self) -> None:
-        self._pool = ThreadPoolExecutor(1)  # a fresh one per run: close() shuts it down
-        await self._call(self._open)
-
-    async def reset(self) -> None:
-        await self._call(self._reset)
-
-    async def batch(self, round_: int, start: int, stop: int) -> None:
-        await self._call(self._batch, self.rows(round_, start, stop))
-
-    async def close(self) -> None:
-        await self._call(self._close)
-        self._pool.shutdown()
 
 
 @dataclass
