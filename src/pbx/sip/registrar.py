@@ -97,6 +97,76 @@ def _format_param(name: str, value: str | None) -> str:
     return f';{name}="{escaped}"'
 
 
+@dataclass(frozen=True, slots=True)
+class RegisterInput:
+    """What the registrar reads from a REGISTER, parsed and checked for syntax.
+
+    ``fields`` are the request's header fields as the parser produced them, carried
+    into the events for device identification.
+    """
+
+    uri: str
+    extension: str
+    contacts: tuple[tuple[str, NameAddr], ...]
+    wildcard: bool
+    expires: int | None  # the Expires header
+    user_agent: str | None
+    call_id: str
+    cseq: CSeq
+    authorizations: tuple[str, ...]
+    fields: tuple[tuple[str, str], ...]
+
+
+def read_register(request: Request) -> RegisterInput:
+    """The registrar's view of a REGISTER; ``SipError(400)`` for what it cannot accept.
+
+    Order matters for which 400 a broken request gets: To, then Contact, then
+    Expires, then the ``Contact: *`` rules, all before any challenge.
+    """
+    headers = request.headers
+    to = parse_name_addr(headers.get("to") or "", "To")
+    if not to.uri.is_sip:
+        raise SipError(400, "To is not a SIP or SIPS URI")
+    extension = to.uri.user_unescaped
+    if not extension:
+        raise SipError(400, "To URI has no user part")
+    contacts, wildcard = read_contacts(headers.values("contact"))
+    expires_text = headers.get("expires")
+    expires = None if expires_text is None else parse_delta_seconds(expires_text, "Expires")
+    if wildcard and (expires != 0 or contacts):
+        raise SipError(400, "Contact: * needs Expires: 0 and no other contact")
+    return RegisterInput(
+        uri=request.uri,
+        extension=extension,
+        contacts=contacts,
+        wildcard=wildcard,
+        expires=expires,
+        user_agent=headers.get("user-agent"),
+        call_id=headers.get("call-id") or "",
+        cseq=parse_cseq(headers.get("cseq") or ""),
+        authorizations=tuple(headers.get_all("authorization")),
+        fields=headers.fields,
+    )
+
+
+def read_contacts(values: list[str]) -> tuple[tuple[tuple[str, NameAddr], ...], bool]:
+    """Contact values -> ((raw, parsed), ...) and whether it is ``Contact: *``."""
+    if any(v.strip() == "*" for v in values):
+        if len(values) != 1:
+            raise SipError(400, "Contact: * must be the only contact")
+        return (), True
+    contacts: list[tuple[str, NameAddr]] = []
+    for raw in values:
+        if not raw:
+            raise SipError(400, "empty Contact value")
+        contact = parse_name_addr(raw, "Contact")
+        expires = param(contact.params, "expires")
+        if expires is not None:
+            parse_delta_seconds(expires, "Contact expires")
+        contacts.append((raw, contact))
+    return tuple(contacts), False
+
+
 class Registrar:
     """Bindings per extension, with digest authentication in front.
 
@@ -140,114 +210,91 @@ class Registrar:
 
     def handle(self, request: Request, source: Source, now: float) -> tuple[Response, list[Event]]:
         """Process one REGISTER whose common headers the endpoint already checked."""
-        headers = request.headers
-        to = parse_name_addr(headers.get("to") or "", "To")
-        if not to.uri.is_sip:
-            raise SipError(400, "To is not a SIP or SIPS URI")
-        extension = to.uri.user_unescaped
-        if not extension:
-            raise SipError(400, "To URI has no user part")
-        contacts, wildcard = self._parse_contacts(request)
-        header_expires = self._header_expires(request)
-        if wildcard and (header_expires != 0 or contacts):
-            raise SipError(400, "Contact: * needs Expires: 0 and no other contact")
-        self._check_domain(request)
-        user_agent = headers.get("user-agent")
-        failure = self._authenticate(request, extension, source, user_agent, now)
+        status, reason, extra, events = self.decide(read_register(request), source, now)
+        return build_response(request.headers, source, status, reason, extra), events
+
+    def decide(
+        self, register: RegisterInput, source: Source, now: float
+    ) -> tuple[int, str, list[tuple[str, str]], list[Event]]:
+        """Everything after parsing: domain, digest, Contact rules, the bindings.
+
+        Returns the status, reason and extra header fields of the answer (the caller
+        copies Via, From, To, Call-ID and CSeq) and the events; raises ``SipError``
+        before any binding changed. Both the general path (``handle``) and the UDP
+        fast lane (``pbx.sip.fastlane``) come here, so there is one set of rules.
+        """
+        if self.policy.domains:
+            self._check_domain(register.uri)
+        extension = register.extension
+        user_agent = register.user_agent
+        failure = self._authenticate(register, source, now)
         if failure is not None:
             return failure
-        cseq = parse_cseq(headers.get("cseq") or "")
-        call_id = headers.get("call-id") or ""
+        cseq = register.cseq
+        call_id = register.call_id
+        fields = register.fields
         events: list[Event] = []
-        if wildcard:
+        if register.wildcard:
             self._check_order_all(extension, call_id, cseq)
             for key in list(self._bindings.get(extension, {})):
-                events.append(self._remove(extension, key, request, source, now, BindingRemoved))
+                events.append(self._remove(extension, key, fields, source, now, BindingRemoved))
         else:
-            plan = self._plan(extension, contacts, header_expires, call_id, cseq)
-            events.extend(self._apply(extension, plan, request, source, call_id, cseq, now))
+            plan = self._plan(extension, register.contacts, register.expires, call_id, cseq)
+            events.extend(
+                self._apply(extension, plan, user_agent, fields, source, call_id, cseq, now)
+            )
         events.append(
             Registered(
                 extension=extension,
                 source=source,
                 user_agent=user_agent,
-                contacts=tuple(raw for raw, _ in contacts),
+                contacts=tuple(raw for raw, _ in register.contacts),
                 at=now,
-                headers=headers.fields,
+                headers=fields,
             )
         )
-        return self._ok(request, source, extension, now), events
+        return 200, "OK", self._ok(extension, now), events
 
-    def _parse_contacts(self, request: Request) -> tuple[list[tuple[str, NameAddr]], bool]:
-        values = request.headers.values("contact")
-        if any(v.strip() == "*" for v in values):
-            if len(values) != 1:
-                raise SipError(400, "Contact: * must be the only contact")
-            return [], True
-        contacts: list[tuple[str, NameAddr]] = []
-        for raw in values:
-            if not raw:
-                raise SipError(400, "empty Contact value")
-            contact = parse_name_addr(raw, "Contact")
-            expires = param(contact.params, "expires")
-            if expires is not None:
-                parse_delta_seconds(expires, "Contact expires")
-            contacts.append((raw, contact))
-        return contacts, False
-
-    def _header_expires(self, request: Request) -> int | None:
-        value = request.headers.get("expires")
-        if value is None:
-            return None
-        return parse_delta_seconds(value, "Expires")
-
-    def _check_domain(self, request: Request) -> None:
-        if not self.policy.domains:
-            return
-        uri = parse_uri(request.uri)
+    def _check_domain(self, request_uri: str) -> None:
+        uri = parse_uri(request_uri)
         if uri.host_bare not in self.policy.domains and uri.host.lower() not in self.policy.domains:
             raise SipError(403, "Domain Not Served")
 
     # ------------------------------------------------------------------- digest
 
-    def _challenge(
-        self, request: Request, source: Source, now: float, stale: bool = False
-    ) -> Response:
+    def _challenge(self, now: float, stale: bool = False) -> list[tuple[str, str]]:
         nonce = self._nonces.issue(now)
-        extra = [
-            ("www-authenticate", digest.challenge_header(self.policy.realm, alg, nonce, stale))
+        realm = self.policy.realm
+        return [
+            ("www-authenticate", digest.challenge_header(realm, alg, nonce, stale))
             for alg in self.policy.algorithms
         ]
-        return build_response(request.headers, source, 401, "Unauthorized", extra)
 
     def _authenticate(
-        self,
-        request: Request,
-        extension: str,
-        source: Source,
-        user_agent: str | None,
-        now: float,
-    ) -> tuple[Response, list[Event]] | None:
-        """None when the request is authenticated; otherwise the response to send."""
-        creds = self._credentials(request)
+        self, register: RegisterInput, source: Source, now: float
+    ) -> tuple[int, str, list[tuple[str, str]], list[Event]] | None:
+        """None when the request is authenticated; otherwise the answer to send."""
+        creds = self._credentials(register.authorizations)
         if creds is None:
-            return self._challenge(request, source, now), []
+            return 401, "Unauthorized", self._challenge(now), []
+        extension = register.extension
+        user_agent = register.user_agent
         algorithm = digest.normalize_algorithm(creds.algorithm)
         if algorithm not in self.policy.algorithms:
-            return self._challenge(request, source, now), []
+            return 401, "Unauthorized", self._challenge(now), []
         status = self._nonces.check(creds.nonce, creds.nonce_count, now)
         if status is _STALE:
-            return self._challenge(request, source, now, stale=True), []
+            return 401, "Unauthorized", self._challenge(now, stale=True), []
         if status is not _VALID:
             event = AuthFailed(extension, source, user_agent, f"nonce {status.value}", now)
-            return self._challenge(request, source, now), [event]
-        if not _same_uri(creds.uri, request.uri):
+            return 401, "Unauthorized", self._challenge(now), [event]
+        if not _same_uri(creds.uri, register.uri):
             raise SipError(400, "Authorization uri does not match the Request-URI")
         ha1 = self._lookup(creds.username, algorithm)
         known = ha1 is not None
         if ha1 is None:
             ha1 = digest.unknown_user_ha1(self._secret, creds.username, creds.realm, algorithm)
-        good = digest.verify(creds, ha1, request.method)
+        good = digest.verify(creds, ha1, "REGISTER")
         if not good or not known or creds.username != extension:
             reason = (
                 "unknown extension"
@@ -257,19 +304,19 @@ class Registrar:
                 else "wrong password"
             )
             event = AuthFailed(extension, source, user_agent, reason, now)
-            return build_response(request.headers, source, 403, "Forbidden"), [event]
+            return 403, "Forbidden", [], [event]
         if not self._nonces.accept(creds.nonce, creds.nonce_count):
             event = AuthFailed(extension, source, user_agent, "nonce replay", now)
-            return self._challenge(request, source, now), [event]
+            return 401, "Unauthorized", self._challenge(now), [event]
         return None
 
-    def _credentials(self, request: Request) -> digest.Credentials | None:
+    def _credentials(self, authorizations: tuple[str, ...]) -> digest.Credentials | None:
         """The Digest credentials for our realm, or None (challenge).
 
         Credentials in another scheme (RFC 4475 ``regaut01``) or for another realm are
         treated as absent: the answer is a challenge, never a 400.
         """
-        for value in request.headers.get_all("authorization"):
+        for value in authorizations:
             try:
                 creds = digest.parse_credentials(value)
             except digest.UnsupportedSchemeError:
@@ -288,7 +335,7 @@ class Registrar:
     def _plan(
         self,
         extension: str,
-        contacts: list[tuple[str, NameAddr]],
+        contacts: tuple[tuple[str, NameAddr], ...],
         header_expires: int | None,
         call_id: str,
         cseq: CSeq,
@@ -332,16 +379,16 @@ class Registrar:
         self,
         extension: str,
         plan: _Plan,
-        request: Request,
+        user_agent: str | None,
+        fields: tuple[tuple[str, str], ...],
         source: Source,
         call_id: str,
         cseq: CSeq,
         now: float,
     ) -> Iterator[Event]:
         for key in plan.removals:
-            yield self._remove(extension, key, request, source, now, BindingRemoved)
+            yield self._remove(extension, key, fields, source, now, BindingRemoved)
         table = self._bindings.setdefault(extension, {})
-        user_agent = request.headers.get("user-agent")
         for key, contact, raw, expires in plan.upserts:
             expires_at = now + expires
             kind: type[BindingEvent] = BindingRefreshed if key in table else BindingCreated
@@ -350,7 +397,7 @@ class Registrar:
             )
             table[key] = binding
             heapq.heappush(self._heap, (expires_at, extension, key))
-            yield self._event(kind, extension, binding, request.headers.fields, now)
+            yield self._event(kind, extension, binding, fields, now)
         if not table:
             del self._bindings[extension]
 
@@ -358,7 +405,7 @@ class Registrar:
         self,
         extension: str,
         key: str,
-        request: Request | None,
+        fields: tuple[tuple[str, str], ...],
         source: Source,
         now: float,
         kind: type[BindingEvent],
@@ -367,7 +414,6 @@ class Registrar:
         binding = table.pop(key)
         if not table:
             del self._bindings[extension]
-        fields = request.headers.fields if request is not None else ()
         return self._event(kind, extension, binding, fields, now, expires=0)
 
     @staticmethod
@@ -401,13 +447,14 @@ class Registrar:
             binding = self._bindings.get(extension, {}).get(key)
             if binding is None or binding.expires_at != expires_at:
                 continue  # refreshed or removed since: a stale heap entry
-            events.append(self._remove(extension, key, None, binding.source, now, BindingExpired))
+            events.append(self._remove(extension, key, (), binding.source, now, BindingExpired))
         self._nonces.expire(now)
         return events
 
     # ----------------------------------------------------------------- response
 
-    def _ok(self, request: Request, source: Source, extension: str, now: float) -> Response:
+    def _ok(self, extension: str, now: float) -> list[tuple[str, str]]:
+        """The 200's Contact fields (every binding of the extension) and Date."""
         extra: list[tuple[str, str]] = []
         for binding in self._bindings.get(extension, {}).values():
             # now + expires - now is not always expires in floating point: allow a
@@ -421,7 +468,7 @@ class Registrar:
             extra.append(("contact", f"<{binding.contact.uri_text}>{params};expires={remaining}"))
         if self._date is not None:
             extra.append(("date", self._date()))
-        return build_response(request.headers, source, 200, "OK", extra)
+        return extra
 
 
 def _same_uri(digest_uri: str, request_uri: str) -> bool:
