@@ -244,14 +244,15 @@ class NameAddr:
 # The shape nearly every phone sends, matched in one step; anything else (token display
 # names, escapes, IPv6, quoted parameter values, whitespace) takes the general parser,
 # which a test checks gives the same result wherever this one matches.
+SIMPLE_TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
 _SIMPLE_PARAM = r"[A-Za-z0-9\-.!%*_+`'~]+(?:=[A-Za-z0-9\-.!%*_+`'~]+)?"
-_SIMPLE_HOST = r"[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9.])?"
+SIMPLE_HOST = r"[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9.])?"
 _FAST_NAME_ADDR_RE = re.compile(
-    r'(?:"([^"\\]*)" ?)?<((sips?):(?:([A-Za-z0-9\-._~+]+)@)?(' + _SIMPLE_HOST + r")"
+    r'(?:"([^"\\]*)" ?)?<((sips?):(?:([A-Za-z0-9\-._~+]+)@)?(' + SIMPLE_HOST + r")"
     r"(?::([0-9]{1,5}))?((?:;" + _SIMPLE_PARAM + r")*))>((?:;" + _SIMPLE_PARAM + r")*)\Z"
 )
 _FAST_VIA_RE = re.compile(
-    r"SIP/2\.0/(UDP|TCP|TLS|SCTP|WS|WSS) (" + _SIMPLE_HOST + r")(?::([0-9]{1,5}))?"
+    r"SIP/2\.0/(UDP|TCP|TLS|SCTP|WS|WSS) (" + SIMPLE_HOST + r")(?::([0-9]{1,5}))?"
     r"((?:;" + _SIMPLE_PARAM + r")*)\Z"
 )
 _SIMPLE_PARAM_RE = re.compile(r";([A-Za-z0-9\-.!%*_+`'~]+)(?:=([A-Za-z0-9\-.!%*_+`'~]+))?")
@@ -275,6 +276,16 @@ def _fast_name_addr(text: str) -> NameAddr | None:
             return None
     uri = Uri(scheme=scheme, user=user, host=host, port=port, params=_simple_params(uri_params))
     return NameAddr(display, uri_text, uri, _simple_params(params), True)
+
+
+def is_plain_name_addr(text: str) -> bool:
+    """True when ``text`` is in the common shape ``parse_name_addr`` accepts at once.
+
+    For a value that must only be valid, like a From whose tag differs in every
+    request: no objects built, and nothing pushed into the parse memo.
+    """
+    m = _FAST_NAME_ADDR_RE.match(text)
+    return m is not None and (m.group(6) is None or 0 < int(m.group(6)) < 65536)
 
 
 @lru_cache(maxsize=_MEMO_SIZE)
@@ -414,6 +425,14 @@ def parse_cseq(text: str) -> CSeq:
     if len(digits) > 10 or int(digits) > MAX_CSEQ:
         raise _bad("CSeq number out of range")
     return CSeq(int(digits), m.group(2))
+
+
+#: The one Date format RFC 3261 §20.17 allows (RFC 1123, always GMT).
+RFC1123_DATE_RE = re.compile(
+    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} "
+    r"[0-9]{2}:[0-9]{2}:[0-9]{2} GMT\Z"
+)
 
 
 def parse_delta_seconds(text: str, where: str, ceiling: int = 2**32 - 1) -> int:

@@ -54,6 +54,7 @@ _CANONICAL_SPELLING: dict[str, str] = {
     "mime-version": "MIME-Version",
 }
 
+
 def canonical_name(name: str) -> str:
     """Lowercase long form of a header name as found on the wire."""
     lowered = name.lower()

@@ -97,6 +97,8 @@ class _NameMemo:
 
 
 _NAMES = _NameMemo()
+#: Raw header name -> lowercase long form; SipError(400) for a name that is no token.
+canonical_header = _NAMES.canonical
 
 
 def _parse_header_lines(

@@ -59,6 +59,11 @@ def response_destination(headers: Headers, source: Source) -> Destination | None
     top = _top_via_raw(headers)
     if top is None:
         return None
+    return via_destination(top, source)
+
+
+def via_destination(top: str, source: Source) -> Destination | None:
+    """``response_destination`` for an already isolated top via-parm."""
     m = _SENT_BY_RE.match(top)
     if m is None:
         return None
@@ -70,7 +75,7 @@ def response_destination(headers: Headers, source: Source) -> Destination | None
     return Destination(source.host, port)
 
 
-def _stamp_via(via_value: str, source: Source) -> str:
+def stamp_via(via_value: str, source: Source) -> str:
     """Add ``received`` and fill ``rport`` on the top Via (RFC 3261 §18.2.1, RFC 3581 §4)."""
     items = split_list(via_value)
     top = items[0]
@@ -89,7 +94,14 @@ def _stamp_via(via_value: str, source: Source) -> str:
 def to_tag_for(headers: Headers) -> str:
     """A To tag derived from the request, so a retransmitted request that slips past
     the transaction cache still gets the same tag (RFC 3261 §8.2.6.2)."""
-    seed = "|".join(headers.get(name) or "" for name in ("call-id", "from", "cseq"))
+    return to_tag(
+        headers.get("call-id") or "", headers.get("from") or "", headers.get("cseq") or ""
+    )
+
+
+def to_tag(call_id: str, from_: str, cseq: str) -> str:
+    """``to_tag_for`` from the three values it depends on."""
+    seed = f"{call_id}|{from_}|{cseq}"
     return hashlib.blake2s(seed.encode("utf-8", "surrogateescape"), digest_size=6).hexdigest()
 
 
@@ -107,7 +119,7 @@ def build_response(
     for name, value in headers.fields:
         if name == "via":
             if first_via:
-                value = _stamp_via(value, source)
+                value = stamp_via(value, source)
                 first_via = False
             fields.append((name, value))
     for name in _COPIED[1:]:
