@@ -68,9 +68,7 @@ def test_each_event_is_one_json_line_with_source_and_contact(
 def test_refreshes_are_debug_and_news_is_info(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="pbx.events")
     log_events((binding(BindingRefreshed), binding(BindingExpired)))  # type: ignore[arg-type]
-    assert [(lvl, rec["event"]) for lvl, rec in lines(caplog)] == [
-        (logging.INFO, "BindingExpired")
-    ]
+    assert [(lvl, rec["event"]) for lvl, rec in lines(caplog)] == [(logging.INFO, "BindingExpired")]
     caplog.clear()
     caplog.set_level(logging.DEBUG, logger="pbx.events")
     log_events((binding(BindingRefreshed),))  # type: ignore[arg-type]
