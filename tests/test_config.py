@@ -114,6 +114,7 @@ ACCEPTED: list[tuple[str, str, Any]] = [
     ("logging: {level: debug}", "s.logging.level", "DEBUG"),
     ("database: {type: postgresql, password: pw}", "s.database.name", "pbx_system"),
     ("tracking: {clear_on_boot: false}", "s.tracking.clear_on_boot", False),
+    ("tracking: {commit_delay_ms: 0}", "s.tracking.commit_delay_ms", 0),
     ("\ufeffapi: {port: 9000}", "s.api.port", 9000),
 ]  # fmt: skip
 
@@ -156,6 +157,8 @@ ERRORS: list[tuple[str, str, list[str]]] = [
      ["F: server.transports: lists 'udp' twice"]),
     ("bad bool", "tracking: {clear_on_boot: maybe}\n",
      ["F: tracking.clear_on_boot: must be true or false (got 'maybe')"]),
+    ("negative commit delay", "tracking: {commit_delay_ms: -1}\n",
+     ["F: tracking.commit_delay_ms: must be >= 0.0 (got -1)"]),
     ("bad level", "logging: {level: loud}\n",
      ["F: logging.level: must be 'DEBUG', 'INFO', 'WARNING', 'ERROR' or 'CRITICAL' (got 'LOUD')"]),
     ("database type unknown", "database: {type: mysql}\n",

@@ -203,7 +203,11 @@ async def serve(settings: Settings, config_path: Path) -> None:
     exit code 1); whatever had started is closed again in order.
     """
     url = settings.database.url(config_path.resolve().parent)
-    tracker = Tracker(lambda: open_sql_store(url), clear_on_boot=settings.tracking.clear_on_boot)
+    tracker = Tracker(
+        lambda: open_sql_store(url),
+        clear_on_boot=settings.tracking.clear_on_boot,
+        commit_delay=settings.tracking.commit_delay_ms / 1000,
+    )
     await tracker.start()
 
     def sink(events: tuple[Event, ...]) -> Awaitable[None] | None:

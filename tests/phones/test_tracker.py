@@ -105,6 +105,36 @@ async def _done() -> None:
     return None
 
 
+@pytest.mark.parametrize("delay", [0.0, 0.2])
+def test_commit_delay_fills_batches_under_load_only(tmp_path: Path, delay: float) -> None:
+    """After a commit that carried several phones, the next one waits ``commit_delay``
+    for more; after a commit of one, nothing waits."""
+    url = f"sqlite:///{tmp_path / 'pbx.db'}"
+
+    async def main() -> None:
+        tracker = Tracker(opener(url), commit_delay=delay)
+        await tracker.start()
+        lone = tracker.submit((registered("1000", "127.0.0.2"),))
+        assert lone is not None
+        await asyncio.wait_for(lone, 10)
+        # Two in one go: one batch of two, which marks the tracker as under load.
+        pair = [tracker.submit((registered(str(1001 + i), "127.0.0.2"),)) for i in range(2)]
+        await asyncio.wait_for(asyncio.gather(*[w for w in pair if w is not None]), 10)
+        assert tracker.batches == 2
+        # One phone, then (once the writer has woken) another: with a delay the second
+        # joins the first one's batch, without one it needs a commit of its own.
+        first = tracker.submit((registered("1003", "127.0.0.2"),))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        second = tracker.submit((registered("1004", "127.0.0.2"),))
+        await asyncio.wait_for(asyncio.gather(*[w for w in (first, second) if w]), 10)
+        assert tracker.committed == 5
+        assert tracker.batches == (3 if delay else 4)
+        await tracker.close()
+
+    asyncio.run(main())
+
+
 def test_database_missing_at_startup_then_appearing(tmp_path: Path) -> None:
     """A SQLite file in a folder that does not exist yet cannot be opened; tracking goes
     on in memory and is written back once the folder (the 'database') appears."""
