@@ -36,7 +36,7 @@ from pbx.sip.grammar import (
     parse_uri,
 )
 from pbx.sip.message import display_name
-from pbx.sip.parse import MAX_MESSAGE_SIZE, canonical_header
+from pbx.sip.parse import MAX_MESSAGE_SIZE, canonical_header, known_header_names
 from pbx.sip.registrar import RegisterInput, read_contacts
 from pbx.sip.response import SERVER_NAME, Destination, to_tag
 
@@ -91,7 +91,7 @@ def read_fast(data: bytes, source: Source) -> FastRegister | None:
     start = _START_RE.match(lines[0])
     if start is None:
         return None
-    canonical = canonical_header
+    known = known_header_names().get  # the memo's dict, without a method call per line
     fields: list[tuple[str, str]] = []
     append = fields.append
     try:
@@ -99,7 +99,7 @@ def read_fast(data: bytes, source: Source) -> FastRegister | None:
             raw_name, colon, value = line.partition(":")
             if not colon or line[0] in " \t":
                 return None  # empty line (a body follows), no colon, or folding
-            append((canonical(raw_name), value.strip()))
+            append((known(raw_name) or canonical_header(raw_name), value.strip()))
     except SipError:
         return None  # a malformed header name: the general path answers 400
     first = dict(fields)

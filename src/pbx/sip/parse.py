@@ -101,6 +101,12 @@ _NAMES = _NameMemo()
 canonical_header = _NAMES.canonical
 
 
+def known_header_names() -> dict[str, str]:
+    """The memo behind ``canonical_header`` (raw name -> long form), for read-only
+    lookups on a hot path; a miss must go through ``canonical_header``."""
+    return _NAMES._known
+
+
 def _parse_header_lines(
     lines: list[str], folded: bool | None = None
 ) -> tuple[tuple[str, str], ...]:

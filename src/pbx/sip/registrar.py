@@ -373,9 +373,10 @@ class Registrar:
                     plan.removals.append(key)
             else:
                 plan.upserts.append((key, contact, raw, min(expires, policy.max_expires)))
-        after = set(existing) - set(plan.removals) | {key for key, *_ in plan.upserts}
-        if len(after) > policy.max_contacts:
-            raise SipError(403, "Too Many Contacts")
+        if len(existing) + len(plan.upserts) > policy.max_contacts:  # else it cannot exceed
+            after = set(existing) - set(plan.removals) | {upsert[0] for upsert in plan.upserts}
+            if len(after) > policy.max_contacts:
+                raise SipError(403, "Too Many Contacts")
         return plan
 
     def _apply(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pbx.sip.errors import SipError
 from pbx.sip.events import Source
@@ -32,9 +32,11 @@ _TAG_RE = re.compile(r";\s*tag\s*=", re.IGNORECASE)
 _COPIED = ("via", "from", "to", "call-id", "cseq")
 
 
-@dataclass(frozen=True, slots=True)
-class Destination:
-    """Where a UDP response goes; TCP answers on the connection the request came in."""
+class Destination(NamedTuple):
+    """Where a UDP response goes; TCP answers on the connection the request came in.
+
+    A named tuple: built for every response, and it is what ``sendto`` takes.
+    """
 
     host: str
     port: int

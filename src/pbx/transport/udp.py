@@ -16,6 +16,10 @@ from pbx.transport.sink import EventSink, Replies
 log = logging.getLogger("pbx.transport")
 
 
+#: Peer addresses whose Source is remembered (see ``UdpProtocol._source``).
+SOURCE_MEMO = 65536
+
+
 class UdpProtocol(asyncio.DatagramProtocol):
     """One bound UDP socket feeding the shared endpoint."""
 
@@ -28,13 +32,25 @@ class UdpProtocol(asyncio.DatagramProtocol):
         # Responses (by identity of their bytes, which the endpoint's retransmission
         # cache hands out again) still waiting for their events to be committed.
         self._held: set[int] = set()
+        self._sources: dict[tuple[str | int, ...], Source] = {}
+
+    def _source(self, addr: tuple[str | int, ...]) -> Source:
+        """The Source of a peer address, remembered: phones send from the same address
+        again and again, and building one costs more than the lookup. Bounded."""
+        if len(self._sources) >= SOURCE_MEMO:
+            self._sources.clear()
+        source = Source(normalize_host(str(addr[0])), int(addr[1]), "udp")
+        self._sources[addr] = source
+        return source
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio's, hence a cast, not a check.
         self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        source = Source(normalize_host(str(addr[0])), int(addr[1]), "udp")
+        source = self._sources.get(addr)
+        if source is None:
+            source = self._source(addr)
         try:
             outcome = self._endpoint.receive(data, source, self._loop.time())
         except Exception:  # a bug must cost one message, never the server
@@ -60,8 +76,7 @@ class UdpProtocol(asyncio.DatagramProtocol):
     def _send(self, outcome: Outcome) -> None:
         if outcome.data is None or outcome.destination is None or self._transport is None:
             return
-        dest = outcome.destination
-        self._transport.sendto(outcome.data, (dest.host, dest.port))
+        self._transport.sendto(outcome.data, outcome.destination)  # a (host, port) tuple
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable from a phone that went away: nothing to do.
