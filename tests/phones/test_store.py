@@ -354,6 +354,33 @@ async def test_batched_store_ends_where_one_at_a_time_memory_ends(
     assert [shape(r) for r in await store.list()] == [shape(r) for r in await reference.list()]
 
 
+async def test_repeated_phones_in_one_batch_fold_like_one_at_a_time(db_url: str) -> None:
+    """Batches where the same phones show up several times (a busy group commit): the
+    upsert fast path writes one row per phone and must end where applying the
+    sightings one at a time ends, timestamps and kept values included."""
+    rnd = random.Random(7)
+    phones = [("1", "10.0.1.1", MAC_A), ("1", "10.0.1.2", MAC_B), ("2", "10.0.1.3", None),
+              ("3", "10.0.1.4", None), ("4", "10.0.1.4", MAC_C)]  # fmt: skip
+    sightings = []
+    for i in range(400):
+        ext, ip, mac = rnd.choice(phones)
+        sightings.append(
+            see(ext=ext, ip=ip, mac=mac, t=i, ua=rnd.choice([None, "ua1", "ua2"]),
+                contact=rnd.choice([None, "sip:c1", "sip:c2"]))
+        )  # fmt: skip
+    reference = MemoryPhoneStore()
+    for s in sightings:
+        await reference.record([s])
+    store = SqlPhoneStore(db_url)
+    try:
+        for i in range(0, len(sightings), 50):
+            await store.record(sightings[i : i + 50])
+        assert store.upsert_batches == 8  # every batch took the fast path
+        assert [shape(r) for r in await store.list()] == [shape(r) for r in await reference.list()]
+    finally:
+        await store.close()
+
+
 # -- sightings are valid by construction ---------------------------------------------------
 
 

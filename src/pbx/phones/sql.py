@@ -166,6 +166,11 @@ _COLUMNS = (
 )
 
 
+#: Rows per upsert statement: 7 values each stays far below SQLite's 32,766 and
+#: PostgreSQL's 65,535 bound parameters.
+_UPSERT_ROWS = 500
+
+
 class _HotPath:
     """Driver-level SQL for ``record()``: the per-row cost of SQLAlchemy's parameter
     processing was most of a 500-sighting batch, so the three statements of a batch
@@ -189,23 +194,75 @@ class _HotPath:
             f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})"
         )
         self.park = f"UPDATE registered_phones SET ip_address={p} WHERE id={p}"
-        insert = self.insert
-        # The common case as one upsert per sighting (see ``_upsert``): a phone with a
-        # MAC is found by (MAC, extension), one without by (IP, extension); a known
-        # value is never replaced by a missing one (COALESCE).
-        self.upsert_mac = (
-            f"{insert} ON CONFLICT (mac_address, extension_number) DO UPDATE SET "
+        # The common case as upserts (see ``_upsert``): a phone with a MAC is found by
+        # (MAC, extension), one without by (IP, extension); a known value is never
+        # replaced by a missing one (COALESCE).
+        self._row = f"({p}, {p}, {p}, {p}, {p}, {p}, {p})"
+        self._on_mac = (
+            " ON CONFLICT (mac_address, extension_number) DO UPDATE SET "
             "ip_address = excluded.ip_address, "
             "user_agent = COALESCE(excluded.user_agent, registered_phones.user_agent), "
             "contact_uri = COALESCE(excluded.contact_uri, registered_phones.contact_uri), "
             "last_registered = excluded.last_registered"
         )
-        self.upsert_ip = (
-            f"{insert} ON CONFLICT (ip_address, extension_number) DO UPDATE SET "
+        self._on_ip = (
+            " ON CONFLICT (ip_address, extension_number) DO UPDATE SET "
             "user_agent = COALESCE(excluded.user_agent, registered_phones.user_agent), "
             "contact_uri = COALESCE(excluded.contact_uri, registered_phones.contact_uri), "
             "last_registered = excluded.last_registered"
         )
+        self._upserts: dict[tuple[int, bool], str] = {}
+        # One row each (bench/drivers.py measures drivers with these).
+        self.upsert_mac = self.insert + self._on_mac
+        self.upsert_ip = self.insert + self._on_ip
+
+    def upsert(self, rows: int, by_mac: bool) -> str:
+        """One statement upserting ``rows`` rows (7 values each), keyed by MAC or IP.
+
+        One statement, not ``executemany``: the driver lets go of the interpreter lock
+        around every statement it runs, and under load each time it wants the lock
+        back it waits for the event loop's switch interval. One statement per batch
+        is one wait instead of one per phone.
+        """
+        key = (rows, by_mac)
+        statement = self._upserts.get(key)
+        if statement is None:
+            values = ", ".join([self._row] * rows)
+            statement = f"{self.insert.partition(' VALUES ')[0]} VALUES {values}"
+            statement += self._on_mac if by_mac else self._on_ip
+            if len(self._upserts) < 256:
+                self._upserts[key] = statement
+        return statement
+
+    def folded(self, sightings: Sequence[Sighting], by_mac: bool) -> list[tuple[Any, ...]] | None:
+        """The upsert rows for ``sightings``, one per key: what running their upserts
+        one after another would leave (later values win, missing ones keep earlier
+        ones, first seen and last seen times). A statement may not touch a row twice
+        (PostgreSQL refuses), hence one row per key.
+
+        None when a phone with a MAC shows up at two IPs within the batch: the
+        intermediate row could meet another row's (IP, extension), so that batch
+        goes through the general rules instead.
+        """
+        merged: dict[tuple[str | None, str], list[Any]] = {}
+        for s in sightings:
+            key = (s.mac_address if by_mac else s.ip_address, s.extension)
+            row = merged.get(key)
+            if row is None:
+                merged[key] = [
+                    s.mac_address, s.extension, s.user_agent, s.ip_address, s.at, s.at,
+                    s.contact_uri,
+                ]  # fmt: skip
+                continue
+            if row[3] != s.ip_address:
+                return None
+            if s.user_agent is not None:
+                row[2] = s.user_agent
+            if s.contact_uri is not None:
+                row[6] = s.contact_uri
+            row[5] = s.at
+        ts = self.ts_out
+        return [(r[0], r[1], r[2], r[3], ts(r[4]), ts(r[5]), r[6]) for r in merged.values()]
 
     def sighting_params(self, s: Sighting) -> tuple[Any, ...]:
         at = self.ts_out(s.at)
@@ -306,6 +363,8 @@ class SqlPhoneStore:
         self._engine = make_engine(url)
         self._postgres = self._engine.dialect.name == "postgresql"
         self._sql = _HotPath(sqlite=self._engine.dialect.name == "sqlite")
+        #: Batches written by the upsert fast path (the rest took the general rules).
+        self.upsert_batches = 0
         self._conn: Connection | None = None  # the writer thread's own connection
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pbx-phones-writer")
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="pbx-phones-reader")
@@ -393,6 +452,7 @@ class SqlPhoneStore:
 
     def _record_sync(self, sightings: builtins.list[Sighting]) -> None:
         if self._upsert(sightings):
+            self.upsert_batches += 1
             return
 
         def work(conn: Connection) -> None:
@@ -422,9 +482,17 @@ class SqlPhoneStore:
         dead is replaced and the batch tried once more, as in the general path.
         """
         sql = self._sql
-        with_mac = [sql.sighting_params(s) for s in sightings if s.mac_address is not None]
-        without = [sql.sighting_params(s) for s in sightings if s.mac_address is None]
-        if with_mac and without and {p[1] for p in with_mac} & {p[1] for p in without}:
+        mac_sightings = [s for s in sightings if s.mac_address is not None]
+        ip_sightings = [s for s in sightings if s.mac_address is None]
+        if (
+            mac_sightings
+            and ip_sightings
+            and {s.extension for s in mac_sightings} & {s.extension for s in ip_sightings}
+        ):
+            return False
+        with_mac = sql.folded(mac_sightings, by_mac=True)
+        without = sql.folded(ip_sightings, by_mac=False)
+        if with_mac is None or without is None:
             return False
         dbapi = self._engine.dialect.loaded_dbapi
         for attempt in (1, 2):
@@ -437,10 +505,10 @@ class SqlPhoneStore:
                 try:
                     if not self._postgres:
                         cursor.execute("BEGIN IMMEDIATE")
-                    if with_mac:
-                        cursor.executemany(sql.upsert_mac, with_mac)
-                    if without:
-                        cursor.executemany(sql.upsert_ip, without)
+                    for rows, by_mac in ((with_mac, True), (without, False)):
+                        for chunk in _chunks(rows, _UPSERT_ROWS):
+                            flat = [value for row in chunk for value in row]
+                            cursor.execute(sql.upsert(len(chunk), by_mac), flat)
                 except BaseException:
                     if self._postgres:
                         raw.rollback()

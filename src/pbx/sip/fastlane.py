@@ -34,6 +34,7 @@ from pbx.sip.grammar import (
     parse_delta_seconds,
     parse_name_addr,
     parse_uri,
+    plain_aor_user,
 )
 from pbx.sip.message import display_name
 from pbx.sip.parse import MAX_MESSAGE_SIZE, canonical_header, known_header_names
@@ -156,10 +157,12 @@ def _checked(
     cseq = parse_cseq(cseq_text)
     if cseq.method != "REGISTER" or not is_plain_name_addr(from_):
         return None
-    to_addr = parse_name_addr(to, "To")
-    extension = to_addr.uri.user_unescaped
-    if not to_addr.uri.is_sip or not extension:
-        return None
+    extension = plain_aor_user(to)
+    if extension is None:
+        to_addr = parse_name_addr(to, "To")
+        extension = to_addr.uri.user_unescaped
+        if not to_addr.uri.is_sip or not extension:
+            return None
     contact = first.get("contact")
     if contact is not None and ("," in contact or not contact):
         return None

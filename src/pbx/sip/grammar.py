@@ -288,6 +288,19 @@ def is_plain_name_addr(text: str) -> bool:
     return m is not None and (m.group(6) is None or 0 < int(m.group(6)) < 65536)
 
 
+def plain_aor_user(text: str) -> str | None:
+    """The user part of a To in the common shape (``<sip:1000@host>``), or None when
+    the value is in another shape or has no user (the caller then parses it fully).
+
+    The registrar needs only the extension from To; reading it here keeps the parse
+    memo for the Contacts, which are what a refresh needs parsed.
+    """
+    m = _FAST_NAME_ADDR_RE.match(text)
+    if m is None or (m.group(6) is not None and not 0 < int(m.group(6)) < 65536):
+        return None
+    return m.group(4)  # no '%' in this shape: nothing to unescape
+
+
 @lru_cache(maxsize=_MEMO_SIZE)
 def parse_name_addr(text: str, where: str) -> NameAddr:
     """Parse ``( name-addr / addr-spec ) *( SEMI param )`` (RFC 3261 §20.10)."""
