@@ -323,7 +323,7 @@ class TrackingSettings(_Section):
     commit_delay_ms: float = Field(default=4.0, ge=0, le=100)
     """Under load, how long a group commit waits for more phones before it writes
     (PostgreSQL's ``commit_delay`` idea). It only applies while commits carry several
-    phones, so a lone registration is never delayed; 0 turns it off."""
+    phones (4 or more), so at low rates nothing is delayed; 0 turns it off."""
 
 
 class LoggingSettings(_Section):

@@ -13,7 +13,7 @@ import pytest
 
 from pbx.phones.sql import SqlPhoneStore, upgrade_to_head
 from pbx.phones.store import PhoneStore, Sighting
-from pbx.phones.tracker import TrackedStore, Tracker, sighting_from
+from pbx.phones.tracker import BUSY_BATCH, TrackedStore, Tracker, sighting_from
 from pbx.sip.events import Registered, Source
 
 
@@ -108,7 +108,7 @@ async def _done() -> None:
 @pytest.mark.parametrize("delay", [0.0, 0.2])
 def test_commit_delay_fills_batches_under_load_only(tmp_path: Path, delay: float) -> None:
     """After a commit that carried several phones, the next one waits ``commit_delay``
-    for more; after a commit of one, nothing waits."""
+    for more; after a small commit, nothing waits."""
     url = f"sqlite:///{tmp_path / 'pbx.db'}"
 
     async def main() -> None:
@@ -117,19 +117,28 @@ def test_commit_delay_fills_batches_under_load_only(tmp_path: Path, delay: float
         lone = tracker.submit((registered("1000", "127.0.0.2"),))
         assert lone is not None
         await asyncio.wait_for(lone, 10)
-        # Two in one go: one batch of two, which marks the tracker as under load.
-        pair = [tracker.submit((registered(str(1001 + i), "127.0.0.2"),)) for i in range(2)]
-        await asyncio.wait_for(asyncio.gather(*[w for w in pair if w is not None]), 10)
+        # Several in one go: one busy batch, which marks the tracker as under load.
+        burst = [
+            tracker.submit((registered(str(1001 + i), "127.0.0.2"),)) for i in range(BUSY_BATCH)
+        ]
+        await asyncio.wait_for(asyncio.gather(*[w for w in burst if w is not None]), 10)
         assert tracker.batches == 2
         # One phone, then (once the writer has woken) another: with a delay the second
         # joins the first one's batch, without one it needs a commit of its own.
-        first = tracker.submit((registered("1003", "127.0.0.2"),))
+        first = tracker.submit((registered("1100", "127.0.0.2"),))
         for _ in range(5):
             await asyncio.sleep(0)
-        second = tracker.submit((registered("1004", "127.0.0.2"),))
+        second = tracker.submit((registered("1101", "127.0.0.2"),))
         await asyncio.wait_for(asyncio.gather(*[w for w in (first, second) if w]), 10)
-        assert tracker.committed == 5
+        assert tracker.committed == 3 + BUSY_BATCH
         assert tracker.batches == (3 if delay else 4)
+        # That batch carried two: not busy, so the next lone phone does not wait.
+        third = tracker.submit((registered("1102", "127.0.0.2"),))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        fourth = tracker.submit((registered("1103", "127.0.0.2"),))
+        await asyncio.wait_for(asyncio.gather(*[w for w in (third, fourth) if w]), 10)
+        assert tracker.batches == (5 if delay else 6)
         await tracker.close()
 
     asyncio.run(main())

@@ -32,6 +32,10 @@ from pbx.sip.events import Event, Registered
 
 log = logging.getLogger("pbx.phones")
 
+#: A commit carrying at least this many phones means the tracker is busy: the next
+#: one waits ``commit_delay`` for its batch to fill.
+BUSY_BATCH = 4
+
 #: Opens the real store: migrations, connection check. Raises when unreachable.
 StoreOpener = Callable[[], Awaitable[PhoneStore]]
 
@@ -165,12 +169,13 @@ class Tracker:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._queue:
-                if self._last_batch > 1 and self._commit_delay > 0:
+                if self._last_batch >= BUSY_BATCH and self._commit_delay > 0:
                     # Under load (the last commit carried several phones), let the
                     # batch fill for a moment: a commit has a fixed cost (about a
                     # quarter of a millisecond on SQLite, a round trip on PostgreSQL)
-                    # that many small batches pay over and over. A lone phone never
-                    # waits, since its batch follows a batch of one.
+                    # that many small batches pay over and over. At a low rate
+                    # batches stay small and nothing waits (PostgreSQL's
+                    # commit_siblings idea).
                     await asyncio.sleep(self._commit_delay)
                 sightings, waiter = self._queue, self._waiter
                 self._last_batch = len(sightings)
