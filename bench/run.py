@@ -48,10 +48,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--postgres", action=argparse.BooleanOptionalAction, default=None,
                         help="also pbx on PostgreSQL (default: yes; quick: no)")  # fmt: skip
     parser.add_argument("--only", choices=("pbx", "kamailio"), help="run one side only")
+    parser.add_argument("--bare", action=argparse.BooleanOptionalAction, default=True,
+                        help="also the bare uvloop reference loop (bench/bare.py)")  # fmt: skip
     parser.add_argument("--no-refresh", action="store_true", help="skip the steady-state ladder")
     parser.add_argument("--no-api", action="store_true", help="skip the API-at-scale step")
     parser.add_argument("--no-profile", action="store_true", help="skip py-spy")
-    parser.add_argument("--budget", type=float, help="seconds before climbs stop (24 min/170 s)")
+    parser.add_argument("--budget", type=float, help="seconds before climbs stop (28 min/200 s)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args(argv)
     args.users = args.users or (2000 if args.quick else 10000)
@@ -63,7 +65,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     args.api_phones = args.api_phones or (20000 if args.quick else 100000)
     args.postgres = (not args.quick) if args.postgres is None else args.postgres
-    args.budget = args.budget or (170.0 if args.quick else 22 * 60.0)
+    args.budget = args.budget or (200.0 if args.quick else 28 * 60.0)
     return args
 
 
@@ -160,6 +162,8 @@ def _systems(
         yield ("pbx (PostgreSQL)", lambda: _pbx_on_postgres(work, users), False)
     if args.only != "pbx":
         yield ("Kamailio 5.6", lambda: servers.kamailio(work / "kamailio", users), False)
+    if args.only != "pbx" and args.bare:
+        yield ("bare uvloop loop (reference)", lambda: servers.bare(work / "bare", users), False)
 
 
 @contextlib.contextmanager

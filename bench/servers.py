@@ -9,6 +9,7 @@ scripts/pg-test-cluster.sh.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -83,13 +84,27 @@ def kamailio(folder: Path, users: list[Account]) -> Iterator[System]:
 
 
 @contextlib.contextmanager
+def bare(folder: Path, users: list[Account]) -> Iterator[System]:
+    """The bare uvloop reference loop (``bench/bare.py``) with the same accounts."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = procs.free_port()
+    log = folder / "bare.log"
+    command = [sys.executable, "-m", "bench.bare", "--port", str(port), "--users", str(len(users))]
+    with procs.running(command, log, cwd=REPO) as proc:
+        procs.wait_sip_ready(proc, "127.0.0.1", port, log)
+        yield System("bare uvloop loop (reference)", "127.0.0.1", port, proc.pid, log)
+
+
+@contextlib.contextmanager
 def postgres() -> Iterator[tuple[str, int]]:
     """A throw-away PostgreSQL cluster; yields its SQLAlchemy URL and postmaster pid,
     and removes it afterwards."""
     folder = Path(tempfile.mkdtemp(prefix="pbx-bench-pg-"))
     port = procs.free_port()
     args = [str(PG_SCRIPT), "start", str(folder), str(port)]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    # fsync on: a 200 OK from pbx on PostgreSQL must mean a durable row, as on SQLite.
+    env = {**os.environ, "PG_DURABLE": "1"}
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
     try:
         if proc.returncode != 0:
             raise RuntimeError(f"cannot start PostgreSQL:\n{proc.stderr}")

@@ -8,6 +8,8 @@
 # initdb refuses to run as root, so as root everything runs as the `postgres` user
 # (override with PG_USER), and DIR is handed to that user. PG_BIN overrides where the
 # binaries are (default: the newest /usr/lib/postgresql/*/bin, else PATH).
+# Tests run it with fsync off (nothing there needs to survive a power cut); the
+# benchmark sets PG_DURABLE=1 so that a commit is as durable as in production.
 set -euo pipefail
 
 usage() { echo "usage: $0 start|stop|url DIR PORT" >&2; exit 2; }
@@ -42,8 +44,10 @@ case "$action" in
       as_pg "$bin/initdb" -D "$data" -U postgres -A trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
+    durability="-c fsync=off -c full_page_writes=off"
+    [ "${PG_DURABLE:-0}" = 1 ] && durability="-c fsync=on -c synchronous_commit=on"
     as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t 30 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c full_page_writes=off" \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir $durability" \
       start >/dev/null || { tail -n 20 "$log" >&2; exit 1; }
     if ! as_pg "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
         "SELECT 1 FROM pg_database WHERE datname='pbx_test'" | grep -q 1; then
