@@ -30,23 +30,33 @@ class Replies:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._tasks: set[asyncio.Task[None]] = set()
+        # Sends waiting on each future: one done-callback per group commit releases
+        # them all, instead of one scheduled callback per response.
+        self._groups: dict[asyncio.Future[None], list[Callable[[], None]]] = {}
 
     def after(self, waiter: Awaitable[None] | None, send: Callable[[], None]) -> None:
         """Call ``send`` now (no waiter) or when ``waiter`` completes."""
         if waiter is None:
             send()
         elif isinstance(waiter, asyncio.Future):
-            waiter.add_done_callback(lambda done: self._done(done, send))
+            group = self._groups.get(waiter)
+            if group is None:
+                group = self._groups[waiter] = []
+                waiter.add_done_callback(self._done)
+            group.append(send)
         else:
             task = self._loop.create_task(self._await(waiter, send))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    @staticmethod
-    def _done(done: asyncio.Future[None], send: Callable[[], None]) -> None:
+    def _done(self, done: asyncio.Future[None]) -> None:
         if not done.cancelled() and done.exception() is not None:
-            log.error("event sink failed; the response is sent anyway: %s", done.exception())
-        send()
+            log.error("event sink failed; the responses are sent anyway: %s", done.exception())
+        for send in self._groups.pop(done, ()):
+            try:
+                send()
+            except Exception:  # one failed send must not hold the others back
+                log.exception("could not send a response")
 
     @staticmethod
     async def _await(waiter: Awaitable[None], send: Callable[[], None]) -> None:
