@@ -29,7 +29,9 @@ from pbx.sip.grammar import (
     RFC1123_DATE_RE,
     SIMPLE_HOST,
     SIMPLE_TOKEN,
+    NameAddr,
     is_plain_name_addr,
+    param,
     parse_cseq,
     parse_delta_seconds,
     parse_name_addr,
@@ -38,7 +40,7 @@ from pbx.sip.grammar import (
 )
 from pbx.sip.message import display_name
 from pbx.sip.parse import MAX_MESSAGE_SIZE, canonical_header, known_header_names
-from pbx.sip.registrar import RegisterInput, read_contacts
+from pbx.sip.registrar import RegisterInput
 from pbx.sip.response import SERVER_NAME, Destination, to_tag
 
 #: The Request-Line of a REGISTER to a sip: URI; the URI itself is checked by parse_uri.
@@ -164,19 +166,24 @@ def _checked(
         if not to_addr.uri.is_sip or not extension:
             return None
     contact = first.get("contact")
-    if contact is not None and ("," in contact or not contact):
-        return None
-    contacts, wildcard = read_contacts([contact] if contact is not None else [])
+    contacts: tuple[tuple[str, NameAddr], ...] = ()
+    if contact is not None:
+        if "," in contact or not contact or contact == "*":
+            return None  # several contacts, or Contact: * (rare): the general path
+        parsed = parse_name_addr(contact, "Contact")
+        if parsed.params:
+            contact_expires = param(parsed.params, "expires")
+            if contact_expires is not None:
+                parse_delta_seconds(contact_expires, "Contact expires")
+        contacts = ((contact, parsed),)
     expires_text = first.get("expires")
     expires = None if expires_text is None else parse_delta_seconds(expires_text, "Expires")
-    if wildcard and (expires != 0 or contacts):
-        return None
     authorization = first.get("authorization")
     register = RegisterInput(
         uri_text,
         extension,
         contacts,
-        wildcard,
+        False,
         expires,
         first.get("user-agent"),
         call_id,
