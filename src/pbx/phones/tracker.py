@@ -88,6 +88,7 @@ class Tracker:
         # One future per group commit, shared by every request whose sightings it
         # carries: completing it releases all their responses at once.
         self._waiter: asyncio.Future[None] | None = None
+        self._batch_opened = 0.0  # loop time of the first sighting of the open batch
         self._inflight: asyncio.Future[None] | None = None
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -158,7 +159,9 @@ class Tracker:
         if not queued:
             return None
         if self._waiter is None:
-            self._waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            self._waiter = loop.create_future()
+            self._batch_opened = loop.time()
             self._wakeup.set()
         return self._waiter
 
@@ -175,8 +178,12 @@ class Tracker:
                     # quarter of a millisecond on SQLite, a round trip on PostgreSQL)
                     # that many small batches pay over and over. At a low rate
                     # batches stay small and nothing waits (PostgreSQL's
-                    # commit_siblings idea).
-                    await asyncio.sleep(self._commit_delay)
+                    # commit_siblings idea). The moment counts from the batch's first
+                    # phone, so none waits longer than the delay plus one commit.
+                    loop = asyncio.get_running_loop()
+                    wait = self._batch_opened + self._commit_delay - loop.time()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
                 sightings, waiter = self._queue, self._waiter
                 self._last_batch = len(sightings)
                 self._queue, self._waiter = [], None
