@@ -24,14 +24,18 @@ def py_spy() -> str | None:
     return str(candidate) if candidate.exists() else shutil.which("py-spy")
 
 
-def start(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] | None:
-    """Begin recording ``pid`` for ``seconds``; None when py-spy is not installed."""
+def start(pid: int, seconds: int, out: Path, gil: bool = False) -> subprocess.Popen[bytes] | None:
+    """Begin recording ``pid`` for ``seconds``; None when py-spy is not installed.
+
+    ``gil``: sample only the thread holding the interpreter lock, which is what one
+    pbx process runs out of first."""
     binary = py_spy()
     if binary is None:
         return None
     command = [
         binary, "record", "--pid", str(pid), "--duration", str(seconds),
         "--rate", "100", "--format", "raw", "--nonblocking", "-o", str(out),
+        *(["--gil"] if gil else []),
     ]  # fmt: skip
     with (out.parent / "py-spy.log").open("wb") as log:
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

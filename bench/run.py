@@ -53,6 +53,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-refresh", action="store_true", help="skip the steady-state ladder")
     parser.add_argument("--no-api", action="store_true", help="skip the API-at-scale step")
     parser.add_argument("--no-profile", action="store_true", help="skip py-spy")
+    parser.add_argument("--profile-gil", action="store_true",
+                        help="profile only the thread holding the interpreter lock")  # fmt: skip
     parser.add_argument("--budget", type=float, help="seconds before climbs stop (28 min/200 s)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args(argv)
@@ -106,7 +108,7 @@ def bench_system(
         )
         best = result.register.best
         if do_profile and best is not None and time.monotonic() < deadline:
-            result.profile = _profile(load, best.rate, work)
+            result.profile = _profile(load, best.rate, work, gil=args.profile_gil)
         if not args.no_refresh and time.monotonic() < deadline:
             ramp_cap = max(200.0, 0.5 * (best.rate if best else 0))
             say(f"== {name}: steady-state refreshes (phones started at <= {ramp_cap:.0f}/s)")
@@ -121,12 +123,14 @@ def bench_system(
     return result
 
 
-def _profile(load: Load, rate: int, work: Path) -> dict[str, list[tuple[str, float]]]:
+def _profile(
+    load: Load, rate: int, work: Path, gil: bool = False
+) -> dict[str, list[tuple[str, float]]]:
     """Record pbx with py-spy during one more rung at its best rate."""
     folder = work / "profile"
     folder.mkdir(parents=True, exist_ok=True)
     raw = folder / "pbx.raw.txt"
-    recorder = profile.start(load.system.pid, max(3, int(load.step_s)), raw)
+    recorder = profile.start(load.system.pid, max(3, int(load.step_s)), raw, gil=gil)
     if recorder is None:
         say("  (py-spy not installed: no profile; `.venv/bin/pip install py-spy`)")
         return {}
