@@ -6,6 +6,10 @@ the checks every request gets before the registrar sees it (RFC 3261 §8.2 order
 syntax, method, URI scheme, Require), the answers to OPTIONS and other methods, and
 the cache that answers a retransmitted request with the same response without
 processing it again (RFC 3261 §17.2.2, Timer J = 64*T1 for UDP).
+
+A REGISTER datagram in the plain shape first goes to the fast lane
+(``pbx.sip.fastlane``), which reads it without the generic message objects and hands
+the same input to the same registrar rules; whatever it declines takes the path above.
 """
 
 from __future__ import annotations
