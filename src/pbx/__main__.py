@@ -2,4 +2,6 @@
 
 from pbx.cli import main
 
-raise SystemExit(main())
+# Guarded: SIP worker processes (spawned) import the parent's main module again.
+if __name__ == "__main__":
+    raise SystemExit(main())

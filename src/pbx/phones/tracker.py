@@ -58,6 +58,23 @@ def sighting_from(event: Registered, at: datetime) -> Sighting:
     )
 
 
+def sightings_of(events: Sequence[Event], at: datetime) -> list[Sighting]:
+    """The sightings among registrar events (one per ``Registered``), all stamped ``at``.
+
+    A registration that cannot be a row (e.g. an extension longer than the column) is
+    logged and left out: the phone still gets its answer.
+    """
+    sightings: list[Sighting] = []
+    for event in events:
+        if not isinstance(event, Registered):
+            continue
+        try:
+            sightings.append(sighting_from(event, at))
+        except ValueError as exc:
+            log.warning("not tracking a registration of %r: %s", event.extension, exc)
+    return sightings
+
+
 class Tracker:
     """Turns ``Registered`` events into committed rows; see the module docstring."""
 
@@ -145,19 +162,13 @@ class Tracker:
 
     def submit(self, events: tuple[Event, ...]) -> Awaitable[None] | None:
         """Queue the sightings in ``events``; the awaitable completes once recorded."""
-        queued = False
-        for event in events:
-            if not isinstance(event, Registered):
-                continue
-            try:
-                sighting = sighting_from(event, self._clock())
-            except ValueError as exc:  # e.g. an extension longer than the column
-                log.warning("not tracking a registration of %r: %s", event.extension, exc)
-                continue
-            self._queue.append(sighting)
-            queued = True
-        if not queued:
+        return self.submit_sightings(sightings_of(events, self._clock()))
+
+    def submit_sightings(self, sightings: Sequence[Sighting]) -> Awaitable[None] | None:
+        """Queue sightings made elsewhere (a SIP worker process); None when empty."""
+        if not sightings:
             return None
+        self._queue.extend(sightings)
         if self._waiter is None:
             loop = asyncio.get_running_loop()
             self._waiter = loop.create_future()

@@ -86,10 +86,18 @@ class TcpConnection(asyncio.Protocol):
 
 
 async def serve_tcp(
-    endpoint: Endpoint, host: str, port: int, sink: EventSink | None
+    endpoint: Endpoint, host: str, port: int, sink: EventSink | None, *, reuse_port: bool = False
 ) -> asyncio.Server:
-    """Listen and start serving; returns the server (close it to stop)."""
+    """Listen and start serving; returns the server (close it to stop).
+
+    ``reuse_port``: several worker processes listen on the same address (SO_REUSEPORT)
+    and the kernel hands each new connection to one of them.
+    """
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        lambda: TcpConnection(endpoint, sink), host=host, port=port, reuse_address=True
+        lambda: TcpConnection(endpoint, sink),
+        host=host,
+        port=port,
+        reuse_address=True,
+        reuse_port=reuse_port or None,
     )

@@ -101,9 +101,14 @@ def _grow_buffers(sock: socket.socket) -> None:
 
 
 async def serve_udp(
-    endpoint: Endpoint, host: str, port: int, sink: EventSink | None
+    endpoint: Endpoint, host: str, port: int, sink: EventSink | None, *, reuse_port: bool = False
 ) -> asyncio.DatagramTransport:
-    """Bind and start serving; returns the transport (close it to stop)."""
+    """Bind and start serving; returns the transport (close it to stop).
+
+    ``reuse_port``: several worker processes bind the same address (SO_REUSEPORT) and
+    the kernel spreads datagrams over them by source address, so one phone keeps
+    talking to the same worker.
+    """
     loop = asyncio.get_running_loop()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -111,6 +116,8 @@ async def serve_udp(
         if family == socket.AF_INET6:
             # IPv6 only: IPv4 has its own socket on the same port.
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         _grow_buffers(sock)
         sock.bind((host, port))
         sock.setblocking(False)
