@@ -75,6 +75,7 @@ def test_defaults_match_the_documented_values(tmp_path: Path) -> None:
         "sip_host": "0.0.0.0",
         "sip_port": 5060,
         "transports": ("udp", "tcp"),
+        "workers": 1,
     }
     assert loaded.registrar.model_dump() == {
         "realm": "pbx",
@@ -104,6 +105,7 @@ ACCEPTED: list[tuple[str, str, Any]] = [
     ("server: {transports: [TCP]}", "s.server.transports", ("tcp",)),
     ("server: {sip_port: '5070'}", "s.server.sip_port", 5070),
     ("server: {sip_port: 0}", "s.server.sip_port", 0),
+    ("server: {workers: 4}", "s.server.workers", 4),
     ("api: {enabled: false}", "s.api.enabled", False),
     ("api: {enabled: yes}", "s.api.enabled", True),
     ("registrar: {auth_algorithms: [sha-256, md5]}", "s.registrar.auth_algorithms",
@@ -155,6 +157,8 @@ ERRORS: list[tuple[str, str, list[str]]] = [
     ("no transports", "server: {transports: []}\n", ["F: server.transports: must not be empty"]),
     ("duplicate transport", "server: {transports: [udp, UDP]}\n",
      ["F: server.transports: lists 'udp' twice"]),
+    ("no workers", "server: {workers: 0}\n", ["F: server.workers: must be >= 1 (got 0)"]),
+    ("too many workers", "server: {workers: 65}\n", ["F: server.workers: must be <= 64 (got 65)"]),
     ("bad bool", "tracking: {clear_on_boot: maybe}\n",
      ["F: tracking.clear_on_boot: must be true or false (got 'maybe')"]),
     ("negative commit delay", "tracking: {commit_delay_ms: -1}\n",

@@ -15,10 +15,11 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -36,7 +37,15 @@ from pbx.transport.sink import EventSink
 from pbx.transport.tcp import serve_tcp
 from pbx.transport.udp import serve_udp
 
+if TYPE_CHECKING:
+    from pbx.api.status import ServiceStatus
+
 log = logging.getLogger("pbx")
+
+
+class ServiceFailed(Exception):
+    """The running service had to stop on an error (e.g. a SIP worker died)."""
+
 
 #: How often the expiry timer runs at most (bindings expire to the second).
 TICK = 1.0
@@ -135,42 +144,56 @@ class Service:
     ports: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
-async def start_sip(settings: Settings, endpoint: Endpoint, sink: EventSink) -> Service:
-    """Bind every configured transport on every listen address."""
+async def start_sip(
+    settings: Settings, endpoint: Endpoint, sink: EventSink, *, reuse_port: bool = False
+) -> Service:
+    """Bind every configured transport on every listen address.
+
+    With ``sip_port`` 0 the first socket gets a free port from the OS and every other
+    one binds that same port, so UDP and TCP (and the SIP workers) share one number.
+    ``reuse_port`` for SIP worker processes that share the port (``pbx.cluster``).
+    """
     service = Service(endpoint)
     server = settings.server
+    port = server.sip_port
     for host in listen_hosts(server.sip_host):
         for transport in server.transports:
             try:
                 if transport == "udp":
-                    udp = await serve_udp(endpoint, host, server.sip_port, sink)
+                    udp = await serve_udp(endpoint, host, port, sink, reuse_port=reuse_port)
                     service.closers.append(udp)
+                    bound = int(udp.get_extra_info("sockname")[1])
                 else:
-                    tcp = await serve_tcp(endpoint, host, server.sip_port, sink)
+                    tcp = await serve_tcp(endpoint, host, port, sink, reuse_port=reuse_port)
                     service.closers.append(tcp)
+                    bound = int(tcp.sockets[0].getsockname()[1])
             except OSError as exc:
                 if ":" in host and host == "::":
                     log.warning("IPv6 %s not available (%s); serving IPv4 only", transport, exc)
                     continue
                 raise
-            service.ports.setdefault(transport, []).append((host, server.sip_port))
-            log.info("listening for SIP on %s %s:%d", transport.upper(), host, server.sip_port)
+            port = bound
+            service.ports.setdefault(transport, []).append((host, port))
+            log.info("listening for SIP on %s %s:%d", transport.upper(), host, port)
     return service
 
 
-async def _expiry_timer(endpoint: Endpoint) -> None:
+async def expiry_timer(
+    endpoint: Endpoint, on_expired: Callable[[tuple[Event, ...]], None] = log_events
+) -> None:
+    """Expire transactions and bindings on time, for as long as the task runs."""
     loop = asyncio.get_running_loop()
     while True:
         now = loop.time()
         events = endpoint.expire(now)
         if events:
-            log_events(tuple(events))
+            on_expired(tuple(events))
         due = endpoint.next_timer()
         delay = TICK if due is None else min(TICK, max(0.05, due - now))
         await asyncio.sleep(delay)
 
 
-def _tune_gc() -> None:
+def tune_gc() -> None:
     """Keep the cyclic collector off the SIP path.
 
     The registrar keeps many long-lived objects (bindings, nonces, 32 s of answered
@@ -202,6 +225,11 @@ async def serve(settings: Settings, config_path: Path) -> None:
     Raises OSError when a port cannot be bound (the CLI turns it into a message and
     exit code 1); whatever had started is closed again in order.
     """
+    if settings.server.workers > 1:
+        from pbx.cluster.supervisor import serve_cluster
+
+        await serve_cluster(settings, config_path)
+        return
     url = settings.database.url(config_path.resolve().parent)
     tracker = Tracker(
         lambda: open_sql_store(url),
@@ -224,10 +252,11 @@ async def serve(settings: Settings, config_path: Path) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        tasks.append(asyncio.create_task(_expiry_timer(endpoint)))
+        tasks.append(asyncio.create_task(expiry_timer(endpoint)))
         if settings.api.enabled:
-            api_server = await _start_api(settings, service, tracker, tasks)
-        _tune_gc()
+            status = SipStatus(service, tracker, settings.database.type)
+            api_server = await start_api(settings, TrackedStore(tracker), status, tasks)
+        tune_gc()
         log.info(
             "pbx ready: %d extensions, realm %r, config %s",
             len(settings.extensions),
@@ -260,14 +289,13 @@ async def _serve_api(server: uvicorn.Server) -> None:
         return
 
 
-async def _start_api(
-    settings: Settings, service: Service, tracker: Tracker, tasks: list[asyncio.Task[None]]
+async def start_api(
+    settings: Settings, store: PhoneStore, status: ServiceStatus, tasks: list[asyncio.Task[None]]
 ) -> uvicorn.Server:
     """Serve the HTTP API in this loop; fail loudly if it cannot listen."""
     from pbx.api.app import create_app
 
-    status = SipStatus(service, tracker, settings.database.type)
-    api = create_app(TrackedStore(tracker), status)
+    api = create_app(store, status)
     config = uvicorn.Config(
         api,
         host=settings.api.host,

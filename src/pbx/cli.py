@@ -44,6 +44,19 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
         uvloop.run(main)
 
 
+def configure_logging(level: str) -> None:
+    """Log lines to stderr, for ``pbx`` and for its SIP worker processes alike."""
+    # The documented logging optimisations: no caller, thread or process lookups per
+    # record (a line per registration event is logged on the SIP path).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic narrates every plugin it loads at INFO; one line from us says enough.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code (2 for a bad configuration)."""
     args = _parser().parse_args(argv)
@@ -53,28 +66,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         print(f"{args.config}: OK ({len(settings.extensions)} extensions)")
         return 0
-    # The documented logging optimisations: no caller, thread or process lookups per
-    # record (a line per registration event is logged on the SIP path).
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    logging.basicConfig(
-        level=settings.logging.level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Alembic narrates every plugin it loads at INFO; one line from us says enough.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings.logging.level)
     if args.command == "verify-database":
         from pbx.phones.verify import verify
 
         url = settings.database.url(args.config.resolve().parent)
         return int(verify(url, sys.stdout))
-    from pbx.app import serve
+    from pbx.app import ServiceFailed, serve
 
     try:
         _run_loop(serve(settings, args.config))
     except OSError as exc:
         print(f"pbx: cannot start: {exc}", file=sys.stderr)
+        return 1
+    except ServiceFailed as exc:
+        print(f"pbx: stopped: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -168,6 +168,11 @@ class ServerSettings(_Section):
     transports: Annotated[
         tuple[Transport, ...], Field(min_length=1), AfterValidator(_no_duplicates)
     ] = ("udp", "tcp")
+    workers: int = Field(default=1, ge=1, le=64)
+    """SIP worker processes. 1 serves everything in one process. More share the SIP
+    port (SO_REUSEPORT): each answers the phones the kernel gives it, by source
+    address, and the main process commits their rows and serves the API. Use up to
+    the number of cores."""
 
 
 class ApiSettings(_Section):

@@ -80,13 +80,19 @@ def write_config(
     port: int,
     extensions: tuple[int, ...] = EXTENSIONS,
     api_port: int | None = None,
+    workers: int = 1,
 ) -> Path:
     """A complete config.yml for a loopback server (JSON is valid YAML)."""
     api: dict[str, object] = {"enabled": False}
     if api_port is not None:
         api = {"enabled": True, "host": "127.0.0.1", "port": api_port}
     config = {
-        "server": {"sip_host": "127.0.0.1", "sip_port": port, "transports": ["udp", "tcp"]},
+        "server": {
+            "sip_host": "127.0.0.1",
+            "sip_port": port,
+            "transports": ["udp", "tcp"],
+            "workers": workers,
+        },
         "api": api,
         "database": {"type": "sqlite", "path": str(folder / "pbx.db")},
         "logging": {"level": "INFO"},
@@ -190,6 +196,7 @@ def running_pbx(
     *,
     extensions: tuple[int, ...] = EXTENSIONS,
     api_port: int | None = None,
+    workers: int = 1,
 ) -> Iterator[PbxServer]:
     """Start ``python -m pbx serve``, wait until it answers OPTIONS, stop it gracefully.
 
@@ -197,7 +204,7 @@ def running_pbx(
     """
     folder.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    config = write_config(folder, port, extensions, api_port)
+    config = write_config(folder, port, extensions, api_port, workers)
     log_path = folder / "pbx.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env = {k: v for k, v in env.items() if not k.upper().startswith("PBX_")}

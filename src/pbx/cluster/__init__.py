@@ -1,0 +1,1 @@
+"""Several SIP worker processes behind one port (``server.workers`` > 1)."""

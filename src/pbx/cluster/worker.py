@@ -1,0 +1,173 @@
+"""A SIP worker process: its own registrar core on the shared SIP port, rows committed
+by the main process.
+
+Why this shape: one Python process tops out at one core. Workers bind the SIP port
+with SO_REUSEPORT and the kernel spreads phones over them by source address, so a
+phone's nonces, bindings and retransmissions stay in one worker. The database has one
+writer, the main process: a worker sends the sightings of each loop iteration there
+and holds the answers until the main process says they are committed, so a 200 OK
+still means the row is written. The worker also sends, for every extension whose
+bindings changed, where and until when it is bound, so the API can tell live phones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from pbx.app import Service, build_endpoint, expiry_timer, start_sip, tune_gc
+from pbx.cli import configure_logging
+from pbx.cluster.wire import Link, open_link
+from pbx.config import Settings
+from pbx.eventlog import log_events
+from pbx.phones.tracker import sightings_of
+from pbx.sip.events import BindingEvent, Event
+from pbx.sip.registrar import Registrar
+
+log = logging.getLogger("pbx.cluster")
+
+#: How long a stopping worker waits for the main process to confirm its last commits.
+DRAIN_TIMEOUT = 5.0
+
+
+class CommitRelay:
+    """The worker's event sink: sightings to the main process, answers held until acked.
+
+    Everything submitted during one loop iteration travels in one ``batch`` message
+    and is released by one ``committed`` answer, as the tracker's own group commit does.
+    """
+
+    def __init__(self, link: Link, registrar: Registrar) -> None:
+        self._link = link
+        self._registrar = registrar
+        self._loop = asyncio.get_running_loop()
+        self._sightings: list[Any] = []
+        self._waiter: asyncio.Future[None] | None = None
+        self._inflight: dict[int, asyncio.Future[None]] = {}
+        self._sequence = 0
+        self._touched: set[str] = set()
+        self._scheduled = False
+
+    def submit(self, events: tuple[Event, ...]) -> asyncio.Future[None] | None:
+        """Log and relay ``events``; the future completes once their rows are committed."""
+        log_events(events)
+        self.touched(events, log_them=False)
+        sightings = sightings_of(events, datetime.now(UTC))
+        if not sightings:
+            return None
+        self._sightings.extend(sightings)
+        if self._waiter is None:
+            self._waiter = self._loop.create_future()
+        return self._waiter
+
+    def touched(self, events: tuple[Event, ...], *, log_them: bool = True) -> None:
+        """Note the extensions whose bindings ``events`` changed (expiry timer too)."""
+        if log_them:
+            log_events(events)
+        for event in events:
+            if isinstance(event, BindingEvent):
+                self._touched.add(event.extension)
+        if not self._scheduled and (self._touched or self._sightings):
+            self._scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        sequence: int | None = None
+        sightings = self._sightings
+        if sightings and self._waiter is not None:
+            self._sequence += 1
+            sequence = self._sequence
+            self._inflight[sequence] = self._waiter
+            self._sightings, self._waiter = [], None
+        live = {extension: self._live(extension) for extension in self._touched}
+        self._touched.clear()
+        count = self._registrar.binding_count()
+        self._link.send(("batch", sequence, sightings if sequence else [], live, count))
+
+    def _live(self, extension: str) -> dict[str, float]:
+        """Source IP -> wall-clock expiry of the latest live binding from there."""
+        now = self._loop.time()
+        wall = time.time() - now
+        latest: dict[str, float] = {}
+        for binding in self._registrar.bindings(extension):
+            if binding.expires_at > now:
+                host = binding.source.host
+                expires = wall + binding.expires_at
+                if expires > latest.get(host, 0.0):
+                    latest[host] = expires
+        return latest
+
+    def committed(self, sequence: int) -> None:
+        """The main process committed batch ``sequence``: release its answers."""
+        waiter = self._inflight.pop(sequence, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (bounded) until every relayed batch is confirmed."""
+        if self._scheduled:
+            self._flush()
+        pending = list(self._inflight.values())
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+
+
+async def run(settings: Settings, index: int, sock: socket.socket) -> None:
+    """Serve SIP until the main process says stop (or goes away)."""
+    stop = asyncio.Event()
+    relay: CommitRelay | None = None
+
+    def on_message(message: tuple[Any, ...]) -> None:
+        if message[0] == "committed" and relay is not None:
+            relay.committed(message[1])
+        elif message[0] == "stop":
+            stop.set()
+
+    link = await open_link(sock, on_message, stop.set)
+    endpoint = build_endpoint(settings)
+    relay = CommitRelay(link, endpoint.registrar)
+    service: Service | None = None
+    timer: asyncio.Task[None] | None = None
+    try:
+        try:
+            service = await start_sip(settings, endpoint, relay.submit, reuse_port=True)
+        except OSError as exc:
+            link.send(("failed", index, str(exc)))
+            return
+        link.send(("ready", index, service.ports))
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        timer = asyncio.create_task(expiry_timer(endpoint, relay.touched))
+        tune_gc()
+        log.info("SIP worker %d ready (pid %d)", index, os.getpid())
+        await stop.wait()
+    finally:
+        if service is not None:
+            for closer in service.closers:
+                closer.close()
+        if timer is not None:
+            timer.cancel()
+        await relay.drain(DRAIN_TIMEOUT)
+        link.close()
+        await asyncio.wait_for(asyncio.shield(link.closed), DRAIN_TIMEOUT)
+
+
+def main(settings: Settings, index: int, sock: socket.socket) -> None:
+    """Process entry point (the ``multiprocessing`` spawn target)."""
+    # The main process handles Ctrl-C and tells the workers to stop in order; a worker
+    # killed by the terminal's SIGINT first would drop answers waiting for a commit.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_logging(settings.logging.level)
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is optional
+        asyncio.run(run(settings, index, sock))
+    else:
+        uvloop.run(run(settings, index, sock))

@@ -1,0 +1,150 @@
+"""``server.workers: 2``: two SIP worker processes share the port (SO_REUSEPORT), the
+main process commits their rows and serves the API.
+
+What must hold as with one process: a 200 OK means the row is committed (read here
+straight from the SQLite file, from another process), the API sees every phone and its
+live binding whichever worker served it, an unregister shows at once, SIGTERM exits 0
+with the workers gone, and a worker that dies takes the service down with an error
+instead of leaving half a registrar.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import free_port, running_pbx, write_config
+from tests.e2e.sipclient import SipClient
+from tests.e2e.test_inventory import get_json, wait_api
+
+pytestmark = pytest.mark.e2e
+
+#: Phones, each from its own UDP port: the kernel picks a worker per source address,
+#: so with 32 sources both workers serve some (all on one: probability 2**-31).
+PHONES = 32
+
+
+def _rows(folder: Path, extension: str) -> list[tuple[str, str]]:
+    with sqlite3.connect(folder / "pbx.db") as db:
+        return db.execute(
+            "SELECT extension_number, contact_uri FROM registered_phones "
+            "WHERE extension_number = ?",
+            (extension,),
+        ).fetchall()
+
+
+def test_two_workers_serve_commit_and_report_every_phone(tmp_path: Path) -> None:
+    api_port = free_port()
+    folder = tmp_path / "pbx"
+    with running_pbx(folder, api_port=api_port, workers=2) as server:
+        wait_api(api_port)
+        clients = [SipClient(server.address) for _ in range(PHONES)]
+        try:
+            for n, client in enumerate(clients):
+                extension = str(1000 + n)
+                _, final = client.register(extension, f"secret{extension}")
+                assert final.status == 200, final.reason
+                # Committed before the answer, by another process: the file has it now.
+                assert _rows(folder, extension), f"no row for {extension} at its 200 OK"
+            health = get_json(api_port, "/api/health")
+            assert health["status"] == "ok"
+            assert health["sip"]["bindings"] == PHONES
+            workers = health["sip"]["workers"]
+            assert [w["index"] for w in workers] == [0, 1] and all(w["up"] for w in workers)
+            assert all(w["bindings"] > 0 for w in workers), workers
+            pids = [w["pid"] for w in workers]
+            assert all(_alive(pid) for pid in pids)
+            live = get_json(api_port, "/api/registered-phones?stale=false")
+            assert sorted(p["extension_number"] for p in live) == sorted(
+                str(1000 + n) for n in range(PHONES)
+            )
+            assert all(p["registered"] and p["expires_at"] for p in live)
+
+            # An unregister is visible at its 200 OK, whichever worker had the binding.
+            _, final = clients[5].register("1005", "secret1005", contact="*", expires=0)
+            assert final.status == 200
+            phones = get_json(api_port, "/api/registered-phones/extension/1005")
+            assert [(p["registered"], p["expires_at"]) for p in phones] == [(False, None)]
+            assert get_json(api_port, "/api/health")["sip"]["bindings"] == PHONES - 1
+        finally:
+            for client in clients:
+                client.close()
+    # running_pbx asserted exit 0 on SIGTERM; the workers went with it.
+    assert not [pid for pid in pids if _alive(pid)], "a SIP worker outlived the service"
+
+
+def test_a_worker_that_dies_stops_the_service_with_an_error(tmp_path: Path) -> None:
+    api_port = free_port()
+    folder = tmp_path / "pbx"
+    folder.mkdir()
+    config = write_config(folder, free_port(), api_port=api_port, workers=2)
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PBX_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pbx", "serve", "--config", str(config)],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    try:
+        wait_api(api_port)
+        victim = get_json(api_port, "/api/health")["sip"]["workers"][1]["pid"]
+        os.kill(victim, signal.SIGKILL)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = out.decode(errors="replace")
+    assert proc.returncode == 1, text[-3000:]
+    assert "SIP worker 1 exited unexpectedly" in text
+    assert "pbx: stopped: a SIP worker exited unexpectedly" in text
+
+
+def test_port_in_use_is_a_clear_start_failure(tmp_path: Path) -> None:
+    folder = tmp_path / "pbx"
+    folder.mkdir()
+    port = free_port()
+    config = write_config(folder, port, workers=2)
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PBX_")}
+    with _bound_udp(port):
+        proc = subprocess.run(
+            [sys.executable, "-m", "pbx", "serve", "--config", str(config)],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "pbx: cannot start:" in proc.stderr
+
+
+class _bound_udp:
+    """A plain UDP socket (no SO_REUSEPORT) holding ``port``, as another program would."""
+
+    def __init__(self, port: int) -> None:
+        import socket
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", port))
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
