@@ -13,6 +13,7 @@ import gc
 import logging
 import secrets
 import signal
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -33,6 +34,7 @@ from pbx.sip.endpoint import Endpoint
 from pbx.sip.events import Event
 from pbx.sip.registrar import Registrar, RegistrarPolicy
 from pbx.transport.addresses import listen_hosts
+from pbx.transport.bind import Bound, bind_all
 from pbx.transport.sink import EventSink
 from pbx.transport.tcp import serve_tcp
 from pbx.transport.udp import serve_udp
@@ -46,6 +48,9 @@ log = logging.getLogger("pbx")
 class ServiceFailed(Exception):
     """The running service had to stop on an error (e.g. a SIP worker died)."""
 
+
+#: A bound SIP socket to serve: (transport, host, port, socket).
+Listener = tuple[str, str, int, socket.socket]
 
 #: How often the expiry timer runs at most (bindings expire to the second).
 TICK = 1.0
@@ -144,37 +149,47 @@ class Service:
     ports: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
-async def start_sip(
-    settings: Settings, endpoint: Endpoint, sink: EventSink, *, reuse_port: bool = False
-) -> Service:
-    """Bind every configured transport on every listen address.
+def bind_sip(settings: Settings, copies: int = 1) -> list[Bound]:
+    """Bind every configured transport on every listen address, ``copies`` sockets
+    each (one per SIP worker); raises OSError, with nothing left bound, on failure.
 
     With ``sip_port`` 0 the first socket gets a free port from the OS and every other
     one binds that same port, so UDP and TCP (and the SIP workers) share one number.
-    ``reuse_port`` for SIP worker processes that share the port (``pbx.cluster``).
     """
-    service = Service(endpoint)
     server = settings.server
     port = server.sip_port
-    for host in listen_hosts(server.sip_host):
-        for transport in server.transports:
-            try:
-                if transport == "udp":
-                    udp = await serve_udp(endpoint, host, port, sink, reuse_port=reuse_port)
-                    service.closers.append(udp)
-                    bound = int(udp.get_extra_info("sockname")[1])
-                else:
-                    tcp = await serve_tcp(endpoint, host, port, sink, reuse_port=reuse_port)
-                    service.closers.append(tcp)
-                    bound = int(tcp.sockets[0].getsockname()[1])
-            except OSError as exc:
-                if ":" in host and host == "::":
-                    log.warning("IPv6 %s not available (%s); serving IPv4 only", transport, exc)
-                    continue
-                raise
-            port = bound
-            service.ports.setdefault(transport, []).append((host, port))
-            log.info("listening for SIP on %s %s:%d", transport.upper(), host, port)
+    bound: list[Bound] = []
+    try:
+        for host in listen_hosts(server.sip_host):
+            for transport in server.transports:
+                try:
+                    sockets = bind_all(transport, host, port, copies)
+                except OSError as exc:
+                    if ":" in host and host == "::":
+                        log.warning("IPv6 %s not available (%s); serving IPv4 only", transport, exc)
+                        continue
+                    raise
+                port = sockets.port
+                bound.append(sockets)
+    except OSError:
+        for sockets in bound:
+            sockets.close()
+        raise
+    return bound
+
+
+async def start_sip(
+    endpoint: Endpoint, listeners: list[Listener], sink: EventSink, worker: str = ""
+) -> Service:
+    """Serve the bound sockets ``listeners`` (transport, host, port, socket)."""
+    service = Service(endpoint)
+    for transport, host, port, sock in listeners:
+        if transport == "udp":
+            service.closers.append(await serve_udp(endpoint, host, port, sink, sock=sock))
+        else:
+            service.closers.append(await serve_tcp(endpoint, host, port, sink, sock=sock))
+        service.ports.setdefault(transport, []).append((host, port))
+        log.info("%slistening for SIP on %s %s:%d", worker, transport.upper(), host, port)
     return service
 
 
@@ -247,7 +262,8 @@ async def serve(settings: Settings, config_path: Path) -> None:
     api_server: uvicorn.Server | None = None
     try:
         endpoint = build_endpoint(settings)
-        service = await start_sip(settings, endpoint, sink)
+        listeners = [(b.transport, b.host, b.port, b.sockets[0]) for b in bind_sip(settings)]
+        service = await start_sip(endpoint, listeners, sink)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -47,7 +47,7 @@ def test_worker_answers_wait_for_committed_and_live_bindings_travel_with_them() 
         assert waiter is not None
         await wait_for(lambda: bool(received))
         ((kind, sequence, sightings, live, count),) = received
-        assert (kind, count) == ("batch", 1)
+        assert (kind, count) == ("batch", None)  # counts come with the heartbeat
         assert [s.extension for s in sightings] == [phone.user]
         expires = live[phone.user]["192.0.2.7"]
         assert abs(expires - (time.time() + 600)) < 5
@@ -58,8 +58,41 @@ def test_worker_answers_wait_for_committed_and_live_bindings_travel_with_them() 
         relay.committed(acks[0][1])
         assert waiter.done()
 
+        relay.heartbeat()
+        await wait_for(lambda: len(received) == 2)
+        assert received[1] == ("batch", None, [], {}, 1)
+
         # A refused REGISTER carries no sighting: nothing to wait for.
         assert relay.submit(()) is None
+        near.close()
+        far.close()
+
+    asyncio.run(main())
+
+
+def test_one_batch_in_flight_the_next_fills_meanwhile() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        acks: list[tuple[Any, ...]] = []
+        near, far, received = await _pair(acks.append)
+        registrar = make_registrar()
+        relay = CommitRelay(near, registrar)
+        phones = [
+            Phone(registrar, host="192.0.2.7", port=5062 + n, call_id=f"call-{n}") for n in range(4)
+        ]
+        first = relay.submit(tuple(phones[0].register(loop.time()).events))
+        await wait_for(lambda: len(received) == 1)
+        later = [relay.submit(tuple(p.register(loop.time()).events)) for p in phones[1:]]
+        await asyncio.sleep(0.05)
+        assert len(received) == 1, "a second batch went out while the first was in flight"
+        assert len({id(w) for w in later}) == 1, "the waiting phones share one future"
+        far.send(("committed", received[0][1]))
+        await wait_for(lambda: bool(acks))
+        relay.committed(acks[0][1])
+        assert first is not None and first.done()
+        await wait_for(lambda: len(received) == 2)
+        assert [s.contact_uri for s in received[1][2]] == [p.contact for p in phones[1:]]
+        assert later[0] is not None and not later[0].done()
         near.close()
         far.close()
 

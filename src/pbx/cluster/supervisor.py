@@ -5,8 +5,9 @@ Order matters and is kept here:
 
 1. The tracker opens the database, migrates it and runs the boot cleanup *before* any
    worker exists, so no row written by this run can be cleared by it.
-2. Worker 0 binds first; when ``sip_port`` is 0 the port it got is the one the other
-   workers share.
+2. This process binds every SIP socket, one per worker (SO_REUSEPORT), before any
+   worker starts: the kernel's spread of phones over them is fixed from the first
+   packet, and a port in use is one clear error.
 3. The API starts once every worker is listening.
 4. On SIGTERM/SIGINT the workers stop first (closing their sockets, then waiting for
    their last commits), then the API, then the tracker.
@@ -33,7 +34,7 @@ from typing import Any
 
 import uvicorn
 
-from pbx.app import ServiceFailed, open_sql_store, start_api, tune_gc
+from pbx.app import Listener, ServiceFailed, bind_sip, open_sql_store, start_api, tune_gc
 from pbx.cluster import worker
 from pbx.cluster.wire import Link, open_link
 from pbx.config import Settings
@@ -53,7 +54,7 @@ class WorkerHandle:
 
     index: int
     process: Any  # multiprocessing's SpawnProcess (untyped)
-    ready: asyncio.Future[dict[str, list[tuple[str, int]]]]
+    ready: asyncio.Future[None]
     link: Link | None = None
     live: dict[str, dict[str, float]] = field(default_factory=dict)
     bindings: int = 0
@@ -73,22 +74,31 @@ class Cluster:
         self._stopping = False
 
     async def start(self) -> None:
-        """Start every worker; raises OSError when one cannot serve (e.g. port in use)."""
-        settings = self._settings
-        first = await self._spawn(0, settings)
-        self.ports = await self._ready(first)
-        port = next(iter(self.ports.values()))[0][1]
-        if port != settings.server.sip_port:
-            server = settings.server.model_copy(update={"sip_port": port})
-            settings = settings.model_copy(update={"server": server})
-        rest = [await self._spawn(i, settings) for i in range(1, settings.server.workers)]
-        for handle in rest:
-            await self._ready(handle)
+        """Bind every SIP socket, start every worker on its share, wait until all serve.
 
-    async def _spawn(self, index: int, settings: Settings) -> WorkerHandle:
+        Raises OSError when a socket cannot be bound (e.g. the port is in use) or a
+        worker does not start.
+        """
+        count = self._settings.server.workers
+        bound = bind_sip(self._settings, copies=count)
+        try:
+            for b in bound:
+                self.ports.setdefault(b.transport, []).append((b.host, b.port))
+            for index in range(count):
+                listeners = [(b.transport, b.host, b.port, b.sockets[index]) for b in bound]
+                await self._spawn(index, listeners)
+            for handle in self.workers:
+                await self._ready(handle)
+        finally:
+            for b in bound:
+                b.close()  # each worker holds its own duplicates now
+
+    async def _spawn(self, index: int, listeners: list[Listener]) -> None:
         ours, theirs = socket.socketpair()
         process = self._context.Process(
-            target=worker.main, args=(settings, index, theirs), name=f"pbx-sip-{index}"
+            target=worker.main,
+            args=(self._settings, index, listeners, theirs),
+            name=f"pbx-sip-{index}",
         )
         process.start()
         theirs.close()
@@ -98,11 +108,10 @@ class Cluster:
         handle.link = await open_link(
             ours, partial(self.on_message, handle), partial(self._on_lost, handle)
         )
-        return handle
 
-    async def _ready(self, handle: WorkerHandle) -> dict[str, list[tuple[str, int]]]:
+    async def _ready(self, handle: WorkerHandle) -> None:
         try:
-            return await asyncio.wait_for(asyncio.shield(handle.ready), START_TIMEOUT)
+            await asyncio.wait_for(asyncio.shield(handle.ready), START_TIMEOUT)
         except TimeoutError:
             raise OSError(
                 f"SIP worker {handle.index} did not start in {START_TIMEOUT:.0f} s"
@@ -118,11 +127,12 @@ class Cluster:
                     handle.live[extension] = hosts
                 else:
                     handle.live.pop(extension, None)
-            handle.bindings = count
+            if count is not None:
+                handle.bindings = count
             if sequence is not None:
                 self._commit(handle, sequence, sightings)
         elif kind == "ready" and not handle.ready.done():
-            handle.ready.set_result(message[2])
+            handle.ready.set_result(None)
         elif kind == "failed" and not handle.ready.done():
             handle.ready.set_exception(OSError(message[2]))
 

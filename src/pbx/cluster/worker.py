@@ -18,10 +18,11 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from pbx.app import Service, build_endpoint, expiry_timer, start_sip, tune_gc
+from pbx.app import Listener, Service, build_endpoint, expiry_timer, start_sip, tune_gc
 from pbx.cli import configure_logging
 from pbx.cluster.wire import Link, open_link
 from pbx.config import Settings
@@ -34,13 +35,18 @@ log = logging.getLogger("pbx.cluster")
 
 #: How long a stopping worker waits for the main process to confirm its last commits.
 DRAIN_TIMEOUT = 5.0
+#: How often a worker reports its binding count (for ``GET /api/health``).
+HEARTBEAT = 1.0
 
 
 class CommitRelay:
     """The worker's event sink: sightings to the main process, answers held until acked.
 
-    Everything submitted during one loop iteration travels in one ``batch`` message
-    and is released by one ``committed`` answer, as the tracker's own group commit does.
+    At most one batch is in flight (Nagle's idea): while the main process commits one,
+    the next fills, and goes as soon as the ``committed`` answer arrives. At a low rate
+    every registration travels at once; under load each message carries many, so the
+    per-message cost (pickling, two system calls each way) is paid per batch, not per
+    phone, and the main process's group commit takes them together anyway.
     """
 
     def __init__(self, link: Link, registrar: Registrar) -> None:
@@ -53,18 +59,18 @@ class CommitRelay:
         self._sequence = 0
         self._touched: set[str] = set()
         self._scheduled = False
+        self._count = -1  # the binding count last reported
 
     def submit(self, events: tuple[Event, ...]) -> asyncio.Future[None] | None:
         """Log and relay ``events``; the future completes once their rows are committed."""
         log_events(events)
-        self.touched(events, log_them=False)
         sightings = sightings_of(events, datetime.now(UTC))
-        if not sightings:
-            return None
-        self._sightings.extend(sightings)
-        if self._waiter is None:
-            self._waiter = self._loop.create_future()
-        return self._waiter
+        if sightings:
+            self._sightings.extend(sightings)
+            if self._waiter is None:
+                self._waiter = self._loop.create_future()
+        self.touched(events, log_them=False)
+        return self._waiter if sightings else None
 
     def touched(self, events: tuple[Event, ...], *, log_them: bool = True) -> None:
         """Note the extensions whose bindings ``events`` changed (expiry timer too)."""
@@ -81,15 +87,26 @@ class CommitRelay:
         self._scheduled = False
         sequence: int | None = None
         sightings = self._sightings
-        if sightings and self._waiter is not None:
+        if sightings and not self._inflight and self._waiter is not None:
             self._sequence += 1
             sequence = self._sequence
             self._inflight[sequence] = self._waiter
             self._sightings, self._waiter = [], None
+        if sequence is None and (sightings or not self._touched):
+            # Sightings wait for the batch in flight, and the binding changes with
+            # them: they reach the main process before the answers they belong to.
+            return
         live = {extension: self._live(extension) for extension in self._touched}
         self._touched.clear()
+        self._link.send(("batch", sequence, sightings if sequence else [], live, None))
+
+    def heartbeat(self) -> None:
+        """Report the binding count when it changed (counting walks every extension,
+        so it is done once a second, not per registration)."""
         count = self._registrar.binding_count()
-        self._link.send(("batch", sequence, sightings if sequence else [], live, count))
+        if count != self._count:
+            self._count = count
+            self._link.send(("batch", None, [], {}, count))
 
     def _live(self, extension: str) -> dict[str, float]:
         """Source IP -> wall-clock expiry of the latest live binding from there."""
@@ -105,21 +122,29 @@ class CommitRelay:
         return latest
 
     def committed(self, sequence: int) -> None:
-        """The main process committed batch ``sequence``: release its answers."""
+        """The main process committed batch ``sequence``: release its answers, and
+        send the batch that filled meanwhile."""
         waiter = self._inflight.pop(sequence, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        if self._sightings and not self._scheduled:
+            self._flush()
 
     async def drain(self, timeout: float) -> None:
         """Wait (bounded) until every relayed batch is confirmed."""
-        if self._scheduled:
-            self._flush()
-        pending = list(self._inflight.values())
-        if pending:
-            await asyncio.wait(pending, timeout=timeout)
+        deadline = self._loop.time() + timeout
+        while self._inflight or self._sightings:
+            if not self._inflight:
+                self._flush()
+            left = deadline - self._loop.time()
+            if left <= 0:
+                return
+            await asyncio.wait(list(self._inflight.values()), timeout=left)
 
 
-async def run(settings: Settings, index: int, sock: socket.socket) -> None:
+async def run(
+    settings: Settings, index: int, listeners: list[Listener], sock: socket.socket
+) -> None:
     """Serve SIP until the main process says stop (or goes away)."""
     stop = asyncio.Event()
     relay: CommitRelay | None = None
@@ -135,16 +160,16 @@ async def run(settings: Settings, index: int, sock: socket.socket) -> None:
     relay = CommitRelay(link, endpoint.registrar)
     service: Service | None = None
     timer: asyncio.Task[None] | None = None
+    beat: asyncio.Task[None] | None = None
     try:
         try:
-            service = await start_sip(settings, endpoint, relay.submit, reuse_port=True)
+            service = await start_sip(endpoint, listeners, relay.submit, f"worker {index}: ")
         except OSError as exc:
             link.send(("failed", index, str(exc)))
             return
-        link.send(("ready", index, service.ports))
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        link.send(("ready", index))
         timer = asyncio.create_task(expiry_timer(endpoint, relay.touched))
+        beat = asyncio.create_task(_every(HEARTBEAT, relay.heartbeat))
         tune_gc()
         log.info("SIP worker %d ready (pid %d)", index, os.getpid())
         await stop.wait()
@@ -152,22 +177,32 @@ async def run(settings: Settings, index: int, sock: socket.socket) -> None:
         if service is not None:
             for closer in service.closers:
                 closer.close()
-        if timer is not None:
-            timer.cancel()
+        for task in (timer, beat):
+            if task is not None:
+                task.cancel()
         await relay.drain(DRAIN_TIMEOUT)
         link.close()
         await asyncio.wait_for(asyncio.shield(link.closed), DRAIN_TIMEOUT)
 
 
-def main(settings: Settings, index: int, sock: socket.socket) -> None:
+async def _every(period: float, action: Callable[[], None]) -> None:
+    while True:
+        action()
+        await asyncio.sleep(period)
+
+
+def main(settings: Settings, index: int, listeners: list[Listener], sock: socket.socket) -> None:
     """Process entry point (the ``multiprocessing`` spawn target)."""
-    # The main process handles Ctrl-C and tells the workers to stop in order; a worker
-    # killed by the terminal's SIGINT first would drop answers waiting for a commit.
+    # The main process handles Ctrl-C and SIGTERM and tells the workers to stop, in
+    # order; a worker stopped first by the terminal's SIGINT or by a service manager
+    # signalling the whole group would drop answers still waiting for their commit.
+    # A worker whose main process is gone (even by SIGKILL) stops by itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     configure_logging(settings.logging.level)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is optional
-        asyncio.run(run(settings, index, sock))
+        asyncio.run(run(settings, index, listeners, sock))
     else:
-        uvloop.run(run(settings, index, sock))
+        uvloop.run(run(settings, index, listeners, sock))

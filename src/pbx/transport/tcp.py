@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import cast
 
 from pbx.sip.endpoint import Endpoint, Outcome
 from pbx.sip.events import Source
 from pbx.sip.parse import ParseError, StreamFramer
 from pbx.transport.addresses import normalize_host
+from pbx.transport.bind import bind_socket
 from pbx.transport.sink import EventSink, Replies
 
 log = logging.getLogger("pbx.transport")
@@ -86,18 +88,16 @@ class TcpConnection(asyncio.Protocol):
 
 
 async def serve_tcp(
-    endpoint: Endpoint, host: str, port: int, sink: EventSink | None, *, reuse_port: bool = False
+    endpoint: Endpoint,
+    host: str,
+    port: int,
+    sink: EventSink | None,
+    *,
+    sock: socket.socket | None = None,
 ) -> asyncio.Server:
-    """Listen and start serving; returns the server (close it to stop).
-
-    ``reuse_port``: several worker processes listen on the same address (SO_REUSEPORT)
-    and the kernel hands each new connection to one of them.
-    """
+    """Listen on ``host``:``port`` (or on ``sock``, already listening) and start
+    serving; returns the server (close it to stop)."""
     loop = asyncio.get_running_loop()
-    return await loop.create_server(
-        lambda: TcpConnection(endpoint, sink),
-        host=host,
-        port=port,
-        reuse_address=True,
-        reuse_port=reuse_port or None,
-    )
+    if sock is None:
+        sock = bind_socket("tcp", host, port)
+    return await loop.create_server(lambda: TcpConnection(endpoint, sink), sock=sock)

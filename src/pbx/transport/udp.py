@@ -11,6 +11,7 @@ from typing import cast
 from pbx.sip.endpoint import Endpoint, Outcome
 from pbx.sip.events import Source
 from pbx.transport.addresses import normalize_host
+from pbx.transport.bind import bind_socket
 from pbx.transport.sink import EventSink, Replies
 
 log = logging.getLogger("pbx.transport")
@@ -83,47 +84,19 @@ class UdpProtocol(asyncio.DatagramProtocol):
         log.debug("UDP error: %s", exc)
 
 
-#: Receive buffer asked for: a burst of REGISTERs while the loop is busy must wait in
-#: the kernel, not be dropped (each drop costs the phone a 500 ms retransmission).
-#: The kernel caps it at net.core.rmem_max; root may go past that cap.
-RECEIVE_BUFFER = 8 << 20
-
-
-def _grow_buffers(sock: socket.socket) -> None:
-    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
-        if option is None:
-            continue
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, option, RECEIVE_BUFFER)
-            return
-        except OSError:
-            continue  # not root: fall back to the capped option
-
-
 async def serve_udp(
-    endpoint: Endpoint, host: str, port: int, sink: EventSink | None, *, reuse_port: bool = False
+    endpoint: Endpoint,
+    host: str,
+    port: int,
+    sink: EventSink | None,
+    *,
+    sock: socket.socket | None = None,
 ) -> asyncio.DatagramTransport:
-    """Bind and start serving; returns the transport (close it to stop).
-
-    ``reuse_port``: several worker processes bind the same address (SO_REUSEPORT) and
-    the kernel spreads datagrams over them by source address, so one phone keeps
-    talking to the same worker.
-    """
+    """Bind ``host``:``port`` (or take ``sock``, already bound) and start serving;
+    returns the transport (close it to stop)."""
     loop = asyncio.get_running_loop()
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        if family == socket.AF_INET6:
-            # IPv6 only: IPv4 has its own socket on the same port.
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        _grow_buffers(sock)
-        sock.bind((host, port))
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
+    if sock is None:
+        sock = bind_socket("udp", host, port)
     transport, _ = await loop.create_datagram_endpoint(
         lambda: UdpProtocol(endpoint, sink), sock=sock
     )
