@@ -80,12 +80,20 @@ def test_two_workers_serve_commit_and_report_every_phone(tmp_path: Path) -> None
             )
             assert all(p["registered"] and p["expires_at"] for p in live)
 
+            # TCP: the kernel hands each connection to one worker, which answers on it.
+            for _ in range(4):
+                with SipClient(server.address, "tcp") as tcp:
+                    _, final = tcp.register("1099", "secret1099")
+                    assert final.status == 200, final.reason
+            (row,) = get_json(api_port, "/api/registered-phones/extension/1099")
+            assert row["contact_uri"].endswith(";transport=tcp>") and row["registered"]
+
             # An unregister is visible at its 200 OK, whichever worker had the binding.
             _, final = clients[5].register("1005", "secret1005", contact="*", expires=0)
             assert final.status == 200
             phones = get_json(api_port, "/api/registered-phones/extension/1005")
             assert [(p["registered"], p["expires_at"]) for p in phones] == [(False, None)]
-            _health_when(api_port, lambda h: h["sip"]["bindings"] == PHONES - 1)
+            _health_when(api_port, lambda h: h["sip"]["bindings"] == PHONES - 1 + 4)
         finally:
             for client in clients:
                 client.close()
