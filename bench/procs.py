@@ -142,14 +142,27 @@ def options_ping(host: str, port: int, timeout: float = 0.5) -> bool:
         return data.startswith(b"SIP/2.0 ")
 
 
+#: OPTIONS probes from distinct source ports that must all be answered promptly.
+#: The kernel spreads sources over a server's SO_REUSEPORT sockets (pbx's SIP
+#: workers), so 16 answered probes mean every worker serves (each misses all 16 with
+#: probability 2**-16 for two): a rung must not start while one is still starting.
+READY_PROBES = 16
+
+
 def wait_sip_ready(proc: subprocess.Popen[bytes], host: str, port: int, log: Path) -> None:
-    """Wait (at most 60 s) until the server answers OPTIONS; raise with its log if not."""
+    """Wait (at most 60 s) until the server answers OPTIONS from ``READY_PROBES``
+    fresh source ports in a row; raise with its log if not."""
     deadline = time.monotonic() + 60
+    answered = 0
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             break
-        if options_ping(host, port):
-            return
+        if options_ping(host, port, timeout=0.2):
+            answered += 1
+            if answered >= READY_PROBES:
+                return
+            continue
+        answered = 0
         time.sleep(0.2)
     tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
     raise RuntimeError(f"server on {host}:{port} did not come up; log tail:\n{tail}")

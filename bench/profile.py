@@ -35,6 +35,7 @@ def start(pid: int, seconds: int, out: Path, gil: bool = False) -> subprocess.Po
     command = [
         binary, "record", "--pid", str(pid), "--duration", str(seconds),
         "--rate", "100", "--format", "raw", "--nonblocking", "-o", str(out),
+        "--subprocesses",  # pbx's SIP workers
         *(["--gil"] if gil else []),
     ]  # fmt: skip
     with (out.parent / "py-spy.log").open("wb") as log:

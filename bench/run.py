@@ -44,6 +44,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--step", type=float, help="seconds per rung (default 20; quick 5)")
     parser.add_argument("--rates", help="comma-separated ladder, e.g. 500,1000,2000")
     parser.add_argument("--api-phones", type=int, help="phones for the API test (100,000)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="pbx server.workers (default: one per core)",
+    )
     parser.add_argument("--sipp-processes", type=int, default=1, help="split load over N sipp")
     parser.add_argument("--postgres", action=argparse.BooleanOptionalAction, default=None,
                         help="also pbx on PostgreSQL (default: yes; quick: no)")  # fmt: skip
@@ -163,12 +169,16 @@ def _systems(
         yield (
             "pbx (SQLite)",
             lambda: servers.pbx(
-                "pbx (SQLite)", db.parent, users, {"type": "sqlite", "path": str(db)}
+                "pbx (SQLite)",
+                db.parent,
+                users,
+                {"type": "sqlite", "path": str(db)},
+                workers=args.workers,
             ),
             not args.no_profile,
         )
     if args.only != "kamailio" and args.postgres:
-        yield ("pbx (PostgreSQL)", lambda: _pbx_on_postgres(work, users), False)
+        yield ("pbx (PostgreSQL)", lambda: _pbx_on_postgres(work, users, args.workers), False)
     if args.only != "pbx":
         yield ("Kamailio 5.6", lambda: servers.kamailio(work / "kamailio", users), False)
     if args.only != "pbx" and args.bare:
@@ -176,13 +186,15 @@ def _systems(
 
 
 @contextlib.contextmanager
-def _pbx_on_postgres(work: Path, users: list[Account]) -> Iterator[System]:
+def _pbx_on_postgres(work: Path, users: list[Account], workers: int) -> Iterator[System]:
     """A throw-away PostgreSQL cluster with pbx in front of it; both stopped afterwards.
     The PostgreSQL server's CPU counts as pbx's: it does the work SQLite does in-process."""
     with servers.postgres() as (url, postmaster):
         settings = servers.pg_settings(url)
         folder = work / "pbx-postgres"
-        with servers.pbx("pbx (PostgreSQL)", folder, users, settings, also=(postmaster,)) as system:
+        with servers.pbx(
+            "pbx (PostgreSQL)", folder, users, settings, also=(postmaster,), workers=workers
+        ) as system:
             yield system
 
 
@@ -219,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "pbx tree": _tree(),
         "sipp processes": args.sipp_processes,
+        "pbx SIP workers": args.workers,
     }
     results: list[SystemResult] = []
     api: dict[str, object] | None = None

@@ -55,8 +55,10 @@ def pbx(
     api_port: int | None = None,
     clear_on_boot: bool = True,
     also: tuple[int, ...] = (),
+    workers: int = 1,
 ) -> Iterator[System]:
-    """``pbx serve`` with these accounts and database, until the block ends."""
+    """``pbx serve`` with these accounts and database, until the block ends (its SIP
+    worker processes count as pbx: CPU is measured over the whole process tree)."""
     folder.mkdir(parents=True, exist_ok=True)
     port = procs.free_port()
     config = pbx_config(
@@ -66,6 +68,7 @@ def pbx(
         users=users,
         api_port=api_port,
         clear_on_boot=clear_on_boot,
+        workers=workers,
     )
     log = folder / "pbx.log"
     with procs.running([pbx_binary(), "serve", "--config", str(config)], log, cwd=folder) as proc:

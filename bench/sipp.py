@@ -21,6 +21,9 @@ from bench.users import Account, injection_csv
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
+#: sipp's open sockets at most (one per open call with ``-t un``); within ``ulimit -n``.
+MAX_SOCKETS = 15000
+
 
 @dataclass(frozen=True)
 class RttSample:
@@ -144,7 +147,10 @@ def run(
             command = [
                 sipp, f"{target[0]}:{target[1]}",
                 "-sf", str(scenario), "-inf", str(inf),
-                "-t", "u1", "-i", local, "-p", str(procs.free_port(local)),
+                # One socket per call, as real phones each have their own address; the
+                # kernel's SO_REUSEPORT spread over pbx's workers is by source address.
+                "-t", "un", "-max_socket", str(MAX_SOCKETS),
+                "-i", local, "-p", str(procs.free_port(local)),
                 "-r", f"{rate / processes:.3f}".rstrip("0").rstrip("."), "-rp", "1000",
                 "-l", str(max(1, limit // processes)), "-m", str(part),
                 "-nd", "-nostdin",

@@ -47,6 +47,7 @@ def pbx_config(
     users: list[Account],
     api_port: int | None = None,
     clear_on_boot: bool = True,
+    workers: int = 1,
 ) -> Path:
     """A pbx config (JSON is YAML) on 127.0.0.1, UDP only, logging at WARNING.
 
@@ -55,7 +56,12 @@ def pbx_config(
     debug=1 (errors only) for the same reason.
     """
     config = {
-        "server": {"sip_host": "127.0.0.1", "sip_port": sip_port, "transports": ["udp"]},
+        "server": {
+            "sip_host": "127.0.0.1",
+            "sip_port": sip_port,
+            "transports": ["udp"],
+            "workers": workers,
+        },
         "api": (
             {"enabled": True, "host": "127.0.0.1", "port": api_port}
             if api_port is not None
