@@ -129,6 +129,39 @@ def test_a_worker_that_dies_stops_the_service_with_an_error(tmp_path: Path) -> N
     assert "pbx: stopped: a SIP worker exited unexpectedly" in text
 
 
+def test_workers_do_not_outlive_a_killed_main_process(tmp_path: Path) -> None:
+    """SIGKILL leaves no time to stop the workers; they notice the main process is gone
+    and exit, so they cannot keep the SIP port from the next start."""
+    api_port = free_port()
+    folder = tmp_path / "pbx"
+    folder.mkdir()
+    port = free_port()
+    config = write_config(folder, port, api_port=api_port, workers=2)
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PBX_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pbx", "serve", "--config", str(config)],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        wait_api(api_port)
+        pids = [w["pid"] for w in get_json(api_port, "/api/health")["sip"]["workers"]]
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in pids):
+            assert time.monotonic() < deadline, "SIP workers outlived their main process"
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    with running_pbx(folder, port) as server:  # the port is free again
+        assert server.answers_options()
+
+
 def test_port_in_use_is_a_clear_start_failure(tmp_path: Path) -> None:
     folder = tmp_path / "pbx"
     folder.mkdir()
