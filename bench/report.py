@@ -120,8 +120,8 @@ def write(
         "",
         "CPU µs each: CPU time of the server (pbx: main process and SIP workers with their",
         "threads; Kamailio: main process and all its workers) divided by the successful",
-        "registrations (refreshes:",
-        "inside the steady window), at the best passing rung. p50/p99/avg: sipp -trace_rtt,",
+        "registrations (refreshes: inside the steady window), at the best passing rung.",
+        "p50/p99/avg: sipp -trace_rtt,",
         "REGISTER to 200 including the 401 round trip (refresh: one round trip), whole ms.",
         "",
     ]
