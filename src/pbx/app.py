@@ -37,7 +37,7 @@ from pbx.transport.addresses import listen_hosts
 from pbx.transport.bind import Bound, bind_all
 from pbx.transport.sink import EventSink
 from pbx.transport.tcp import serve_tcp
-from pbx.transport.udp import serve_udp
+from pbx.transport.udp import Steer, serve_udp
 
 if TYPE_CHECKING:
     from pbx.api.status import ServiceStatus
@@ -179,13 +179,21 @@ def bind_sip(settings: Settings, copies: int = 1) -> list[Bound]:
 
 
 async def start_sip(
-    endpoint: Endpoint, listeners: list[Listener], sink: EventSink, worker: str = ""
+    endpoint: Endpoint,
+    listeners: list[Listener],
+    sink: EventSink,
+    worker: str = "",
+    steer_for: Callable[[int], Steer] | None = None,
 ) -> Service:
-    """Serve the bound sockets ``listeners`` (transport, host, port, socket)."""
+    """Serve the bound sockets ``listeners`` (transport, host, port, socket);
+    ``steer_for(i)`` is the steer hook of UDP listener ``i`` (``pbx.cluster``)."""
     service = Service(endpoint)
-    for transport, host, port, sock in listeners:
+    for i, (transport, host, port, sock) in enumerate(listeners):
         if transport == "udp":
-            service.closers.append(await serve_udp(endpoint, host, port, sink, sock=sock))
+            steer = steer_for(i) if steer_for is not None else None
+            service.closers.append(
+                await serve_udp(endpoint, host, port, sink, sock=sock, steer=steer)
+            )
         else:
             service.closers.append(await serve_tcp(endpoint, host, port, sink, sock=sock))
         service.ports.setdefault(transport, []).append((host, port))

@@ -46,8 +46,8 @@ def test_worker_answers_wait_for_committed_and_live_bindings_travel_with_them() 
         waiter = relay.submit(tuple(result.events))
         assert waiter is not None
         await wait_for(lambda: bool(received))
-        ((kind, sequence, sightings, live, count),) = received
-        assert (kind, count) == ("batch", None)  # counts come with the heartbeat
+        ((kind, sequence, sightings, live),) = received
+        assert kind == "batch"
         assert [s.extension for s in sightings] == [phone.user]
         expires = live[phone.user]["192.0.2.7"]
         assert abs(expires - (time.time() + 600)) < 5
@@ -60,7 +60,7 @@ def test_worker_answers_wait_for_committed_and_live_bindings_travel_with_them() 
 
         relay.heartbeat()
         await wait_for(lambda: len(received) == 2)
-        assert received[1] == ("batch", None, [], {}, 1)
+        assert received[1] == ("beat", 1, 0, 0)  # bindings, passed on, taken over
 
         # A refused REGISTER carries no sighting: nothing to wait for.
         assert relay.submit(()) is None
@@ -114,7 +114,7 @@ def test_main_process_acks_only_committed_rows(tmp_path: Path) -> None:
         blocker = sqlite3.connect(path, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")
         try:
-            cluster.on_message(handle, ("batch", 1, sightings_of(events, datetime.now(UTC)), {}, 5))
+            cluster.on_message(handle, ("batch", 1, sightings_of(events, datetime.now(UTC)), {}))
             await asyncio.sleep(0.3)
             assert received == [], "acknowledged before the rows were committed"
         finally:

@@ -101,6 +101,42 @@ def test_two_workers_serve_commit_and_report_every_phone(tmp_path: Path) -> None
     assert not [pid for pid in pids if _alive(pid)], "a SIP worker outlived the service"
 
 
+def _passed_on_and_taken_over(health: Any) -> bool:
+    workers = health["sip"]["workers"]
+    passed = sum(w["passed_on"] for w in workers)
+    return passed > 0 and passed == sum(w["taken_over"] for w in workers)
+
+
+def test_an_extension_is_one_registrar_whichever_worker_the_kernel_picks(
+    tmp_path: Path,
+) -> None:
+    """Phones of one extension from many source ports reach both workers; the worker
+    owning the extension answers them all, so max_contacts, a fetch and Contact: *
+    see every binding, as with one process."""
+    api_port = free_port()
+    with running_pbx(tmp_path / "pbx", api_port=api_port, workers=2) as server:
+        wait_api(api_port)
+        clients = [SipClient(server.address) for _ in range(12)]
+        try:
+            for client in clients[:10]:
+                _, final = client.register("1042", "secret1042")
+                assert final.status == 200, final.reason
+            _, over = clients[10].register("1042", "secret1042")
+            assert over.status == 403, "max_contacts must count the bindings of both workers"
+            _, fetch = clients[11].register("1042", "secret1042", contact=None)
+            assert fetch.status == 200
+            assert len(fetch.values("contact")) == 10
+            _, cleared = clients[11].register("1042", "secret1042", contact="*", expires=0)
+            assert cleared.status == 200
+            _, fetch = clients[0].register("1042", "secret1042", contact=None)
+            assert fetch.values("contact") == []
+            # Some went through the other worker (12 sources: all on one, 2**-11).
+            _health_when(api_port, _passed_on_and_taken_over)
+        finally:
+            for client in clients:
+                client.close()
+
+
 def test_a_worker_that_dies_stops_the_service_with_an_error(tmp_path: Path) -> None:
     api_port = free_port()
     folder = tmp_path / "pbx"

@@ -58,6 +58,8 @@ class WorkerHandle:
     link: Link | None = None
     live: dict[str, dict[str, float]] = field(default_factory=dict)
     bindings: int = 0
+    passed_on: int = 0  # REGISTERs it passed to the worker owning their extension
+    taken_over: int = 0  # REGISTERs other workers passed to it
     running: bool = True
 
 
@@ -84,21 +86,31 @@ class Cluster:
         try:
             for b in bound:
                 self.ports.setdefault(b.transport, []).append((b.host, b.port))
-            for index in range(count):
-                listeners = [(b.transport, b.host, b.port, b.sockets[index]) for b in bound]
-                await self._spawn(index, listeners)
+            peers: list[dict[int, socket.socket]] = [{} for _ in range(count)]
+            for i in range(count):
+                for j in range(i + 1, count):
+                    peers[i][j], peers[j][i] = socket.socketpair()
+            try:
+                for index in range(count):
+                    listeners = [(b.transport, b.host, b.port, b.sockets[index]) for b in bound]
+                    await self._spawn(index, count, listeners, peers[index])
+            finally:
+                for ends in peers:
+                    for end in ends.values():
+                        end.close()  # the workers hold their own duplicates
             for handle in self.workers:
                 await self._ready(handle)
         finally:
             for b in bound:
                 b.close()  # each worker holds its own duplicates now
 
-    async def _spawn(self, index: int, listeners: list[Listener]) -> None:
+    async def _spawn(
+        self, index: int, count: int, listeners: list[Listener], peers: dict[int, socket.socket]
+    ) -> None:
         ours, theirs = socket.socketpair()
+        start = worker.WorkerStart(index, count, listeners, theirs, peers)
         process = self._context.Process(
-            target=worker.main,
-            args=(self._settings, index, listeners, theirs),
-            name=f"pbx-sip-{index}",
+            target=worker.main, args=(self._settings, start), name=f"pbx-sip-{index}"
         )
         process.start()
         theirs.close()
@@ -121,16 +133,16 @@ class Cluster:
         """One message from worker ``handle`` (batch, ready, failed)."""
         kind = message[0]
         if kind == "batch":
-            _, sequence, sightings, live, count = message
+            _, sequence, sightings, live = message
             for extension, hosts in live.items():
                 if hosts:
                     handle.live[extension] = hosts
                 else:
                     handle.live.pop(extension, None)
-            if count is not None:
-                handle.bindings = count
             if sequence is not None:
                 self._commit(handle, sequence, sightings)
+        elif kind == "beat":
+            _, handle.bindings, handle.passed_on, handle.taken_over = message
         elif kind == "ready" and not handle.ready.done():
             handle.ready.set_result(None)
         elif kind == "failed" and not handle.ready.done():
@@ -207,6 +219,8 @@ class ClusterStatus:
                         "pid": w.process.pid,
                         "up": w.running,
                         "bindings": w.bindings,
+                        "passed_on": w.passed_on,
+                        "taken_over": w.taken_over,
                     }
                     for w in workers
                 ],

@@ -19,17 +19,20 @@ import signal
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pbx.app import Listener, Service, build_endpoint, expiry_timer, start_sip, tune_gc
 from pbx.cli import configure_logging
+from pbx.cluster.steering import Steering
 from pbx.cluster.wire import Link, open_link
 from pbx.config import Settings
 from pbx.eventlog import log_events
 from pbx.phones.tracker import sightings_of
 from pbx.sip.events import BindingEvent, Event
 from pbx.sip.registrar import Registrar
+from pbx.transport.udp import UdpProtocol
 
 log = logging.getLogger("pbx.cluster")
 
@@ -59,7 +62,8 @@ class CommitRelay:
         self._sequence = 0
         self._touched: set[str] = set()
         self._scheduled = False
-        self._count = -1  # the binding count last reported
+        self._beat: tuple[int, int, int] | None = None  # the last heartbeat sent
+        self.steering: Steering | None = None
 
     def submit(self, events: tuple[Event, ...]) -> asyncio.Future[None] | None:
         """Log and relay ``events``; the future completes once their rows are committed."""
@@ -98,15 +102,21 @@ class CommitRelay:
             return
         live = {extension: self._live(extension) for extension in self._touched}
         self._touched.clear()
-        self._link.send(("batch", sequence, sightings if sequence else [], live, None))
+        self._link.send(("batch", sequence, sightings if sequence else [], live))
 
     def heartbeat(self) -> None:
-        """Report the binding count when it changed (counting walks every extension,
-        so it is done once a second, not per registration)."""
-        count = self._registrar.binding_count()
-        if count != self._count:
-            self._count = count
-            self._link.send(("batch", None, [], {}, count))
+        """Report the binding count (and datagrams passed to other workers) when they
+        changed: counting walks every extension, so it is done once a second, not per
+        registration."""
+        steering = self.steering
+        beat = (
+            self._registrar.binding_count(),
+            steering.passed_on if steering is not None else 0,
+            steering.taken_over if steering is not None else 0,
+        )
+        if beat != self._beat:
+            self._beat = beat
+            self._link.send(("beat", *beat))
 
     def _live(self, extension: str) -> dict[str, float]:
         """Source IP -> wall-clock expiry of the latest live binding from there."""
@@ -142,10 +152,20 @@ class CommitRelay:
             await asyncio.wait(list(self._inflight.values()), timeout=left)
 
 
-async def run(
-    settings: Settings, index: int, listeners: list[Listener], sock: socket.socket
-) -> None:
+@dataclass
+class WorkerStart:
+    """What the main process hands a worker: its number, its sockets, its links."""
+
+    index: int
+    workers: int
+    listeners: list[Listener]  # its own duplicate of every bound SIP socket
+    link: socket.socket  # to the main process
+    peers: dict[int, socket.socket]  # to every other worker, by index
+
+
+async def run(settings: Settings, start: WorkerStart) -> None:
     """Serve SIP until the main process says stop (or goes away)."""
+    index = start.index
     stop = asyncio.Event()
     relay: CommitRelay | None = None
 
@@ -155,18 +175,33 @@ async def run(
         elif message[0] == "stop":
             stop.set()
 
-    link = await open_link(sock, on_message, stop.set)
+    link = await open_link(start.link, on_message, stop.set)
     endpoint = build_endpoint(settings)
     relay = CommitRelay(link, endpoint.registrar)
+    steering = Steering(index, start.workers)
+    for peer, peer_sock in start.peers.items():
+        # A peer that goes away is the main process's business (it stops the service).
+        steering.add_peer(peer, await open_link(peer_sock, steering.on_peer_message, _nothing))
     service: Service | None = None
     timer: asyncio.Task[None] | None = None
     beat: asyncio.Task[None] | None = None
     try:
         try:
-            service = await start_sip(endpoint, listeners, relay.submit, f"worker {index}: ")
+            service = await start_sip(
+                endpoint,
+                start.listeners,
+                relay.submit,
+                f"worker {index}: ",
+                steer_for=steering.steer_for,
+            )
         except OSError as exc:
             link.send(("failed", index, str(exc)))
             return
+        for i, closer in enumerate(service.closers):
+            protocol = getattr(closer, "get_protocol", lambda: None)()
+            if isinstance(protocol, UdpProtocol):
+                steering.serve(i, protocol)
+        relay.steering = steering
         link.send(("ready", index))
         timer = asyncio.create_task(expiry_timer(endpoint, relay.touched))
         beat = asyncio.create_task(_every(HEARTBEAT, relay.heartbeat))
@@ -191,7 +226,11 @@ async def _every(period: float, action: Callable[[], None]) -> None:
         await asyncio.sleep(period)
 
 
-def main(settings: Settings, index: int, listeners: list[Listener], sock: socket.socket) -> None:
+def _nothing() -> None:
+    return None
+
+
+def main(settings: Settings, start: WorkerStart) -> None:
     """Process entry point (the ``multiprocessing`` spawn target)."""
     # The main process handles Ctrl-C and SIGTERM and tells the workers to stop, in
     # order; a worker stopped first by the terminal's SIGINT or by a service manager
@@ -203,6 +242,6 @@ def main(settings: Settings, index: int, listeners: list[Listener], sock: socket
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is optional
-        asyncio.run(run(settings, index, listeners, sock))
+        asyncio.run(run(settings, start))
     else:
-        uvloop.run(run(settings, index, listeners, sock))
+        uvloop.run(run(settings, start))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable
 from typing import cast
 
 from pbx.sip.endpoint import Endpoint, Outcome
@@ -21,12 +22,20 @@ log = logging.getLogger("pbx.transport")
 SOURCE_MEMO = 65536
 
 
+#: Decides whether a datagram is handled elsewhere (True: it was passed on, e.g. to
+#: the SIP worker process that holds its extension); see ``pbx.cluster.steering``.
+Steer = Callable[[bytes, Source], bool]
+
+
 class UdpProtocol(asyncio.DatagramProtocol):
     """One bound UDP socket feeding the shared endpoint."""
 
-    def __init__(self, endpoint: Endpoint, sink: EventSink | None) -> None:
+    def __init__(
+        self, endpoint: Endpoint, sink: EventSink | None, steer: Steer | None = None
+    ) -> None:
         self._endpoint = endpoint
         self._sink = sink
+        self._steer = steer
         self._transport: asyncio.DatagramTransport | None = None
         self._loop = asyncio.get_running_loop()
         self._replies = Replies(self._loop)
@@ -52,6 +61,13 @@ class UdpProtocol(asyncio.DatagramProtocol):
         source = self._sources.get(addr)
         if source is None:
             source = self._source(addr)
+        if self._steer is not None and self._steer(data, source):
+            return
+        self.handle(data, source)
+
+    def handle(self, data: bytes, source: Source) -> None:
+        """Answer one datagram from ``source`` (received here or passed on to us); the
+        answer leaves through this socket."""
         try:
             outcome = self._endpoint.receive(data, source, self._loop.time())
         except Exception:  # a bug must cost one message, never the server
@@ -91,13 +107,15 @@ async def serve_udp(
     sink: EventSink | None,
     *,
     sock: socket.socket | None = None,
+    steer: Steer | None = None,
 ) -> asyncio.DatagramTransport:
     """Bind ``host``:``port`` (or take ``sock``, already bound) and start serving;
-    returns the transport (close it to stop)."""
+    returns the transport (close it to stop; its protocol's ``handle`` answers a
+    datagram passed on from elsewhere)."""
     loop = asyncio.get_running_loop()
     if sock is None:
         sock = bind_socket("udp", host, port)
     transport, _ = await loop.create_datagram_endpoint(
-        lambda: UdpProtocol(endpoint, sink), sock=sock
+        lambda: UdpProtocol(endpoint, sink, steer), sock=sock
     )
     return transport

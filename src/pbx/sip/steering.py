@@ -1,0 +1,55 @@
+"""Which extension a REGISTER datagram is for, read with little work, and which of
+several SIP worker processes holds that extension.
+
+Why: with several worker processes behind one UDP port, the kernel hands a datagram
+to a worker by source address. Registrar state (nonces, bindings, Call-ID/CSeq order,
+``max_contacts``, ``Contact: *``) must be one per extension, so a worker passes a
+REGISTER on to the extension's owner when it is not the owner itself. The extension
+is the To user exactly as the registrar reads it; what cannot be read here (no To,
+another method, a malformed To) stays where it arrived: it carries no extension
+state, and the general path answers it.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+
+from pbx.sip.errors import SipError
+from pbx.sip.grammar import plain_aor_user
+from pbx.sip.message import Request
+from pbx.sip.parse import ParseError, parse_message
+from pbx.sip.registrar import read_register
+
+#: The first To header line (long or compact form, any case, CRLF or bare LF).
+_TO_RE = re.compile(rb"\n(?:to|t)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
+
+
+def register_extension(data: bytes) -> str | None:
+    """The To user of a REGISTER datagram (unescaped, as the registrar keys its
+    bindings), or None for anything else, or for a REGISTER the registrar refuses.
+
+    The To line is read directly in the usual shape; any other shape (folded, odd
+    spacing, escapes) is read by the general parser, so the answer is always the
+    registrar's own.
+    """
+    if not data.startswith(b"REGISTER "):
+        return None
+    m = _TO_RE.search(data)
+    if m is not None:
+        user = plain_aor_user(m.group(1).decode("utf-8", "surrogateescape").strip())
+        if user:
+            return user
+    try:
+        message = parse_message(data)
+        if not isinstance(message, Request):
+            return None
+        return read_register(message).extension or None
+    except (ParseError, SipError):
+        return None
+
+
+def owner(extension: str, workers: int) -> int:
+    """The worker (0 .. workers-1) that holds ``extension``: the same in every process
+    (CRC-32, not ``hash``, which differs from one interpreter to the next)."""
+    return zlib.crc32(extension.encode("utf-8", "surrogateescape")) % workers
