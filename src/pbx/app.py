@@ -36,7 +36,7 @@ from pbx.sip.registrar import Registrar, RegistrarPolicy
 from pbx.transport.addresses import listen_hosts
 from pbx.transport.bind import Bound, bind_all
 from pbx.transport.sink import EventSink
-from pbx.transport.tcp import serve_tcp
+from pbx.transport.tcp import TcpSteer, serve_tcp
 from pbx.transport.udp import Steer, serve_udp
 
 if TYPE_CHECKING:
@@ -184,9 +184,11 @@ async def start_sip(
     sink: EventSink,
     worker: str = "",
     steer_for: Callable[[int], Steer] | None = None,
+    steer_tcp: TcpSteer | None = None,
 ) -> Service:
     """Serve the bound sockets ``listeners`` (transport, host, port, socket);
-    ``steer_for(i)`` is the steer hook of UDP listener ``i`` (``pbx.cluster``)."""
+    ``steer_for(i)`` is the steer hook of UDP listener ``i``, ``steer_tcp`` that of
+    every TCP connection (``pbx.cluster.steering``)."""
     service = Service(endpoint)
     for i, (transport, host, port, sock) in enumerate(listeners):
         if transport == "udp":
@@ -195,7 +197,9 @@ async def start_sip(
                 await serve_udp(endpoint, host, port, sink, sock=sock, steer=steer)
             )
         else:
-            service.closers.append(await serve_tcp(endpoint, host, port, sink, sock=sock))
+            service.closers.append(
+                await serve_tcp(endpoint, host, port, sink, sock=sock, steer=steer_tcp)
+            )
         service.ports.setdefault(transport, []).append((host, port))
         log.info("%slistening for SIP on %s %s:%d", worker, transport.upper(), host, port)
     return service

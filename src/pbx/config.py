@@ -170,8 +170,8 @@ class ServerSettings(_Section):
     ] = ("udp", "tcp")
     workers: int = Field(default=1, ge=1, le=64)
     """SIP worker processes. 1 serves everything in one process. More share the SIP
-    port (SO_REUSEPORT): each answers the phones the kernel gives it, by source
-    address, and the main process commits their rows and serves the API. Use up to
+    port (SO_REUSEPORT); each extension belongs to one of them, and the main process
+    commits their rows and serves the API (README, "Several SIP workers"). Use up to
     the number of cores."""
 
 

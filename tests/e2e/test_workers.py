@@ -132,6 +132,24 @@ def test_an_extension_is_one_registrar_whichever_worker_the_kernel_picks(
             assert fetch.values("contact") == []
             # Some went through the other worker (12 sources: all on one, 2**-11).
             _health_when(api_port, _passed_on_and_taken_over)
+
+            # TCP: each connection stays where the kernel put it; its REGISTERs are
+            # answered by the owner all the same, on the same connection.
+            connections = [SipClient(server.address, "tcp") for _ in range(8)]
+            try:
+                for connection in connections:
+                    _, final = connection.register("1043", "secret1043")
+                    assert final.status == 200, final.reason
+                _, fetch = clients[0].register("1043", "secret1043", contact=None)
+                assert len(fetch.values("contact")) == 8
+                _, cleared = connections[3].register("1043", "secret1043", contact="*", expires=0)
+                assert cleared.status == 200
+                assert (
+                    not clients[0].register("1043", "secret1043", contact=None)[1].values("contact")
+                )
+            finally:
+                for connection in connections:
+                    connection.close()
         finally:
             for client in clients:
                 client.close()

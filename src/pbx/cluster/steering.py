@@ -9,41 +9,61 @@ owner answers through its own socket on the same address and port, so to the pho
 nothing changed. Passing costs one read of the To header here and one message per
 loop iteration and peer.
 
-TCP connections stay in the worker that accepted them (the answer must leave on that
-connection); see the README on what that means for phones on TCP.
+Over TCP the connection stays in the worker that accepted it: the owner answers a
+message passed to it and sends the answer back, once its row is committed, for
+that worker to write on the connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from pbx.cluster.wire import Link
+from pbx.sip.endpoint import Endpoint
 from pbx.sip.events import Source
 from pbx.sip.steering import owner, register_extension
+from pbx.transport.sink import EventSink, Replies
+from pbx.transport.tcp import TcpConnection, answer
 from pbx.transport.udp import Steer, UdpProtocol
 
 #: One datagram passed on: (listener index, bytes, source host, source port).
 Passed = tuple[int, bytes, str, int]
+#: One TCP message passed on: (connection id, bytes, source host, source port).
+PassedTcp = tuple[int, bytes, str, int]
 
 
 class Steering:
     """One worker's side: pass on what it does not own, answer what is passed to it."""
 
-    def __init__(self, index: int, workers: int) -> None:
+    def __init__(self, index: int, workers: int, endpoint: Endpoint, sink: EventSink) -> None:
         self._index = index
         self._workers = workers
+        self._endpoint = endpoint
+        self._sink = sink
         self._peers: dict[int, Link] = {}
         self._protocols: dict[int, UdpProtocol] = {}
         self._outbox: dict[int, list[Passed]] = {}
         self._scheduled = False
         self._loop = asyncio.get_running_loop()
+        self._replies = Replies(self._loop)
+        # Connections with messages passed on, by id, until they close.
+        self._connections: weakref.WeakValueDictionary[int, TcpConnection] = (
+            weakref.WeakValueDictionary()
+        )
         self.passed_on = 0
         self.taken_over = 0
 
     def add_peer(self, index: int, link: Link) -> None:
         """The link to worker ``index``."""
         self._peers[index] = link
+
+    def peer_handler(self, index: int) -> Callable[[tuple[Any, ...]], None]:
+        """What to call with each message from worker ``index``."""
+        return partial(self.on_peer_message, index)
 
     def serve(self, listener: int, protocol: UdpProtocol) -> None:
         """Datagrams passed to us for listener ``listener`` are answered by ``protocol``."""
@@ -53,11 +73,8 @@ class Steering:
         """The ``steer`` hook of the UDP socket of listener ``listener``."""
 
         def steer(data: bytes, source: Source) -> bool:
-            extension = register_extension(data)
-            if extension is None:
-                return False
-            target = owner(extension, self._workers)
-            if target == self._index or target not in self._peers:
+            target = self._target(data)
+            if target is None:
                 return False
             box = self._outbox.get(target)
             if box is None:
@@ -70,6 +87,26 @@ class Steering:
 
         return steer
 
+    def steer_tcp(self, message: bytes, source: Source, connection: TcpConnection) -> bool:
+        """The ``steer`` hook of the TCP listeners: pass the message on, with the
+        connection's id for the answer to come back to."""
+        target = self._target(message)
+        if target is None:
+            return False
+        self._connections[id(connection)] = connection
+        self.passed_on += 1
+        self._peers[target].send(("tcp", [(id(connection), message, source.host, source.port)]))
+        return True
+
+    def _target(self, data: bytes) -> int | None:
+        extension = register_extension(data)
+        if extension is None:
+            return None
+        target = owner(extension, self._workers)
+        if target == self._index or target not in self._peers:
+            return None
+        return target
+
     def _flush(self) -> None:
         self._scheduled = False
         outbox, self._outbox = self._outbox, {}
@@ -77,12 +114,33 @@ class Steering:
             self.passed_on += len(passed)
             self._peers[target].send(("sip", passed))
 
-    def on_peer_message(self, message: tuple[Any, ...]) -> None:
-        """Datagrams another worker passed to us: answer them as if received here."""
-        if message[0] != "sip":
-            return
-        for listener, data, host, port in message[1]:
-            protocol = self._protocols.get(listener)
-            if protocol is not None:
+    def on_peer_message(self, peer: int, message: tuple[Any, ...]) -> None:
+        """What worker ``peer`` sent: datagrams and TCP messages to answer as if
+        received here, or answers to write on our TCP connections."""
+        kind = message[0]
+        if kind == "sip":
+            for listener, data, host, port in message[1]:
+                protocol = self._protocols.get(listener)
+                if protocol is not None:
+                    self.taken_over += 1
+                    protocol.handle(data, Source(host, port, "udp"))
+        elif kind == "tcp":
+            link = self._peers[peer]
+            for connection_id, data, host, port in message[1]:
                 self.taken_over += 1
-                protocol.handle(data, Source(host, port, "udp"))
+
+                def send(answer_bytes: bytes, connection_id: int = connection_id) -> None:
+                    link.send(("tcp-answer", connection_id, answer_bytes))
+
+                answer(
+                    self._endpoint,
+                    self._sink,
+                    self._replies,
+                    data,
+                    Source(host, port, "tcp"),
+                    send,
+                )
+        elif kind == "tcp-answer":
+            connection = self._connections.get(message[1])
+            if connection is not None:
+                connection.write(message[2])

@@ -1,13 +1,15 @@
 """A SIP worker process: its own registrar core on the shared SIP port, rows committed
 by the main process.
 
-Why this shape: one Python process tops out at one core. Workers bind the SIP port
-with SO_REUSEPORT and the kernel spreads phones over them by source address, so a
-phone's nonces, bindings and retransmissions stay in one worker. The database has one
-writer, the main process: a worker sends the sightings of each loop iteration there
-and holds the answers until the main process says they are committed, so a 200 OK
-still means the row is written. The worker also sends, for every extension whose
-bindings changed, where and until when it is bound, so the API can tell live phones.
+Why this shape: one Python process tops out at one core. Workers serve sockets bound
+to the SIP port with SO_REUSEPORT (the main process binds them); the kernel spreads
+datagrams over them by source address, and each extension's REGISTERs are passed to
+the worker that owns it (``pbx.cluster.steering``), so its nonces, bindings and
+transactions live in one worker. The database has one writer, the main process: a
+worker sends its sightings there (one batch in flight) and holds the answers until
+the main process says they are committed, so a 200 OK still means the row is written.
+The worker also sends, for every extension whose bindings changed, where and until
+when it is bound, so the API can tell live phones.
 """
 
 from __future__ import annotations
@@ -178,10 +180,11 @@ async def run(settings: Settings, start: WorkerStart) -> None:
     link = await open_link(start.link, on_message, stop.set)
     endpoint = build_endpoint(settings)
     relay = CommitRelay(link, endpoint.registrar)
-    steering = Steering(index, start.workers)
+    steering = Steering(index, start.workers, endpoint, relay.submit)
     for peer, peer_sock in start.peers.items():
         # A peer that goes away is the main process's business (it stops the service).
-        steering.add_peer(peer, await open_link(peer_sock, steering.on_peer_message, _nothing))
+        peer_link = await open_link(peer_sock, steering.peer_handler(peer), _nothing)
+        steering.add_peer(peer, peer_link)
     service: Service | None = None
     timer: asyncio.Task[None] | None = None
     beat: asyncio.Task[None] | None = None
@@ -193,6 +196,7 @@ async def run(settings: Settings, start: WorkerStart) -> None:
                 relay.submit,
                 f"worker {index}: ",
                 steer_for=steering.steer_for,
+                steer_tcp=steering.steer_tcp,
             )
         except OSError as exc:
             link.send(("failed", index, str(exc)))

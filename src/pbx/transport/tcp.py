@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections.abc import Callable
 from typing import cast
 
-from pbx.sip.endpoint import Endpoint, Outcome
+from pbx.sip.endpoint import Endpoint
 from pbx.sip.events import Source
 from pbx.sip.parse import ParseError, StreamFramer
 from pbx.transport.addresses import normalize_host
@@ -22,12 +23,42 @@ log = logging.getLogger("pbx.transport")
 IDLE_TIMEOUT = 600.0
 
 
+#: Decides whether a message is answered elsewhere (True: it was passed on, e.g. to the
+#: SIP worker process that holds its extension, which sends the answer back for
+#: ``TcpConnection.write``); see ``pbx.cluster.steering``.
+TcpSteer = Callable[[bytes, Source, "TcpConnection"], bool]
+
+
+def answer(
+    endpoint: Endpoint,
+    sink: EventSink | None,
+    replies: Replies,
+    message: bytes,
+    source: Source,
+    send: Callable[[bytes], None],
+) -> None:
+    """Handle one message from a stream and ``send`` the answer once its events are
+    committed (here, or in the worker a message was passed to)."""
+    try:
+        outcome = endpoint.receive(message, source, asyncio.get_running_loop().time())
+    except Exception:
+        log.exception("internal error handling a message from %s", source.host)
+        return
+    waiter = sink(outcome.events) if outcome.events and sink else None
+    data = outcome.data
+    if data is not None:
+        replies.after(waiter, lambda: send(data))
+
+
 class TcpConnection(asyncio.Protocol):
     """One client connection."""
 
-    def __init__(self, endpoint: Endpoint, sink: EventSink | None) -> None:
+    def __init__(
+        self, endpoint: Endpoint, sink: EventSink | None, steer: TcpSteer | None = None
+    ) -> None:
         self._endpoint = endpoint
         self._sink = sink
+        self._steer = steer
         self._loop = asyncio.get_running_loop()
         self._framer = StreamFramer()
         self._transport: asyncio.Transport | None = None
@@ -74,17 +105,14 @@ class TcpConnection(asyncio.Protocol):
             self._handle(message)
 
     def _handle(self, message: bytes) -> None:
-        try:
-            outcome = self._endpoint.receive(message, self._source, self._loop.time())
-        except Exception:
-            log.exception("internal error handling a message from %s", self._source.host)
+        if self._steer is not None and self._steer(message, self._source, self):
             return
-        waiter = self._sink(outcome.events) if outcome.events and self._sink else None
-        self._replies.after(waiter, lambda: self._send(outcome))
+        answer(self._endpoint, self._sink, self._replies, message, self._source, self.write)
 
-    def _send(self, outcome: Outcome) -> None:
-        if outcome.data is not None and self._transport is not None:
-            self._transport.write(outcome.data)
+    def write(self, data: bytes) -> None:
+        """Send bytes on the connection (dropped once it is closed)."""
+        if self._transport is not None:
+            self._transport.write(data)
 
 
 async def serve_tcp(
@@ -94,10 +122,11 @@ async def serve_tcp(
     sink: EventSink | None,
     *,
     sock: socket.socket | None = None,
+    steer: TcpSteer | None = None,
 ) -> asyncio.Server:
     """Listen on ``host``:``port`` (or on ``sock``, already listening) and start
     serving; returns the server (close it to stop)."""
     loop = asyncio.get_running_loop()
     if sock is None:
         sock = bind_socket("tcp", host, port)
-    return await loop.create_server(lambda: TcpConnection(endpoint, sink), sock=sock)
+    return await loop.create_server(lambda: TcpConnection(endpoint, sink, steer), sock=sock)
