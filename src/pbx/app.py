@@ -100,6 +100,21 @@ async def open_sql_store(url: str) -> PhoneStore:
     return store
 
 
+def build_tracker(settings: Settings, config_path: Path) -> Tracker:
+    """The phone tracker for these settings (its database, boot cleanup, commit delay)."""
+    url = settings.database.url(config_path.resolve().parent)
+    return Tracker(
+        lambda: open_sql_store(url),
+        clear_on_boot=settings.tracking.clear_on_boot,
+        commit_delay=settings.tracking.commit_delay_ms / 1000,
+    )
+
+
+def database_health(tracker: Tracker, database_type: str) -> dict[str, object]:
+    """The ``database`` part of ``GET /api/health``."""
+    return {"status": tracker.state, "type": database_type, "pending": tracker.pending}
+
+
 class SipStatus:
     """What the API may know about the SIP side, without touching sockets."""
 
@@ -132,11 +147,7 @@ class SipStatus:
                 "transports": sorted(self._service.ports),
                 "bindings": self._service.endpoint.registrar.binding_count(),
             },
-            "database": {
-                "status": self._tracker.state,
-                "type": self._database_type,
-                "pending": self._tracker.pending,
-            },
+            "database": database_health(self._tracker, self._database_type),
         }
 
 
@@ -257,12 +268,7 @@ async def serve(settings: Settings, config_path: Path) -> None:
 
         await serve_cluster(settings, config_path)
         return
-    url = settings.database.url(config_path.resolve().parent)
-    tracker = Tracker(
-        lambda: open_sql_store(url),
-        clear_on_boot=settings.tracking.clear_on_boot,
-        commit_delay=settings.tracking.commit_delay_ms / 1000,
-    )
+    tracker = build_tracker(settings, config_path)
     await tracker.start()
 
     def sink(events: tuple[Event, ...]) -> Awaitable[None] | None:

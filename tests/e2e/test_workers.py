@@ -155,19 +155,23 @@ def test_an_extension_is_one_registrar_whichever_worker_the_kernel_picks(
                 client.close()
 
 
-def test_a_worker_that_dies_stops_the_service_with_an_error(tmp_path: Path) -> None:
-    api_port = free_port()
-    folder = tmp_path / "pbx"
+def _serve_two_workers(folder: Path, port: int, api_port: int) -> subprocess.Popen[bytes]:
+    """``pbx serve`` with 2 workers, output piped (running_pbx insists on exit 0)."""
     folder.mkdir()
-    config = write_config(folder, free_port(), api_port=api_port, workers=2)
+    config = write_config(folder, port, api_port=api_port, workers=2)
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PBX_")}
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "pbx", "serve", "--config", str(config)],
         cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
     )
+
+
+def test_a_worker_that_dies_stops_the_service_with_an_error(tmp_path: Path) -> None:
+    api_port = free_port()
+    proc = _serve_two_workers(tmp_path / "pbx", free_port(), api_port)
     try:
         wait_api(api_port)
         victim = get_json(api_port, "/api/health")["sip"]["workers"][1]["pid"]
@@ -188,22 +192,13 @@ def test_workers_do_not_outlive_a_killed_main_process(tmp_path: Path) -> None:
     and exit, so they cannot keep the SIP port from the next start."""
     api_port = free_port()
     folder = tmp_path / "pbx"
-    folder.mkdir()
     port = free_port()
-    config = write_config(folder, port, api_port=api_port, workers=2)
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PBX_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pbx", "serve", "--config", str(config)],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
+    proc = _serve_two_workers(folder, port, api_port)
     try:
         wait_api(api_port)
         pids = [w["pid"] for w in get_json(api_port, "/api/health")["sip"]["workers"]]
         proc.kill()
-        proc.wait()
+        proc.communicate(timeout=20)  # the pipe closes when the workers are gone too
         deadline = time.monotonic() + 10
         while any(_alive(pid) for pid in pids):
             assert time.monotonic() < deadline, "SIP workers outlived their main process"

@@ -261,6 +261,11 @@ VARIANTS: dict[str, list[str | None]] = {
     st.sampled_from(["\r\n", "\n"]),
 )
 def test_generated_variants_agree(choices: dict[str, int], host: str, eol: str) -> None:
+    assert_agrees(variant(choices, eol), Source(host, 6000, "udp"))
+
+
+def variant(choices: dict[str, int], eol: str) -> bytes:
+    """The REGISTER with the chosen ``VARIANTS`` lines, with ``eol`` line ends."""
     changes: dict[str, str | None] = {}
     for name, index in choices.items():
         options = VARIANTS[name]
@@ -268,7 +273,7 @@ def test_generated_variants_agree(choices: dict[str, int], host: str, eol: str) 
     data = register(**changes)
     if eol != "\r\n":
         data = data.replace(b"\r\n", eol.encode())
-    assert_agrees(data, Source(host, 6000, "udp"))
+    return data
 
 
 def test_messages_the_fast_lane_must_leave_alone() -> None:

@@ -16,7 +16,7 @@ from pbx.sip.message import Request
 from pbx.sip.parse import ParseError, parse_message
 from pbx.sip.registrar import read_register
 from pbx.sip.steering import owner, register_extension
-from tests.sip.test_fastlane import SHARED, VARIANTS, register, torture_messages
+from tests.sip.test_fastlane import SHARED, VARIANTS, torture_messages, variant
 
 
 def registrar_extension(data: bytes) -> str | None:
@@ -64,14 +64,7 @@ def test_phone_corpus() -> None:
     st.sampled_from(["\r\n", "\n"]),
 )
 def test_generated_variants(choices: dict[str, int], eol: str) -> None:
-    changes: dict[str, str | None] = {}
-    for name, index in choices.items():
-        options = VARIANTS[name]
-        changes[name] = options[index % len(options)]
-    data = register(**changes)
-    if eol != "\r\n":
-        data = data.replace(b"\r\n", eol.encode())
-    assert_same(data)
+    assert_same(variant(choices, eol))
 
 
 @pytest.mark.parametrize(

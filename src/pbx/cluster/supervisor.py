@@ -34,7 +34,15 @@ from typing import Any
 
 import uvicorn
 
-from pbx.app import Listener, ServiceFailed, bind_sip, open_sql_store, start_api, tune_gc
+from pbx.app import (
+    Listener,
+    ServiceFailed,
+    bind_sip,
+    build_tracker,
+    database_health,
+    start_api,
+    tune_gc,
+)
 from pbx.cluster import worker
 from pbx.cluster.wire import Link, open_link
 from pbx.config import Settings
@@ -225,22 +233,13 @@ class ClusterStatus:
                     for w in workers
                 ],
             },
-            "database": {
-                "status": self._tracker.state,
-                "type": self._database_type,
-                "pending": self._tracker.pending,
-            },
+            "database": database_health(self._tracker, self._database_type),
         }
 
 
 async def serve_cluster(settings: Settings, config_path: Path) -> None:
     """``pbx serve`` with several SIP workers; see the module docstring for the order."""
-    url = settings.database.url(config_path.resolve().parent)
-    tracker = Tracker(
-        lambda: open_sql_store(url),
-        clear_on_boot=settings.tracking.clear_on_boot,
-        commit_delay=settings.tracking.commit_delay_ms / 1000,
-    )
+    tracker = build_tracker(settings, config_path)
     await tracker.start()
     cluster = Cluster(settings, tracker)
     tasks: list[asyncio.Task[None]] = []
