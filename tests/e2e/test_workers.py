@@ -10,6 +10,7 @@ instead of leaving half a registrar.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -42,9 +43,9 @@ def _rows(folder: Path, extension: str) -> list[tuple[str, str]]:
         ).fetchall()
 
 
-def _health_when(api_port: int, condition: Callable[[Any], bool]) -> Any:
-    """``/api/health`` once ``condition`` holds (fails after 5 s)."""
-    deadline = time.monotonic() + 5
+def _health_when(api_port: int, condition: Callable[[Any], bool], timeout: float = 5.0) -> Any:
+    """``/api/health`` once ``condition`` holds (fails after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
     while True:
         health = get_json(api_port, "/api/health")
         if condition(health):
@@ -153,6 +154,55 @@ def test_an_extension_is_one_registrar_whichever_worker_the_kernel_picks(
         finally:
             for client in clients:
                 client.close()
+
+
+def test_registrations_go_on_while_the_database_is_away_and_are_written_back(
+    tmp_path: Path,
+) -> None:
+    """The main process's memory fallback serves the workers too: 200 OKs while the
+    database cannot be opened, the API shows the phones and says degraded, and the rows
+    reach the database once it can be."""
+    api_port = free_port()
+    folder = tmp_path / "pbx"
+    folder.mkdir()
+    config = write_config(folder, free_port(), api_port=api_port, workers=2)
+    database = tmp_path / "not-yet" / "pbx.db"  # its folder does not exist yet
+    settings = json.loads(config.read_text())
+    settings["database"] = {"type": "sqlite", "path": str(database)}
+    config.write_text(json.dumps(settings))
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PBX_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pbx", "serve", "--config", str(config)],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    clients = [SipClient(("127.0.0.1", settings["server"]["sip_port"])) for _ in range(6)]
+    try:
+        wait_api(api_port)
+        for n, client in enumerate(clients):
+            _, final = client.register(str(1060 + n), f"secret{1060 + n}")
+            assert final.status == 200, final.reason
+        health = get_json(api_port, "/api/health")
+        assert health["status"] == "degraded"
+        assert health["database"]["status"] == "fallback"
+        assert health["database"]["pending"] == 6
+        shown = get_json(api_port, "/api/registered-phones")
+        assert sorted(p["extension_number"] for p in shown) == [str(1060 + n) for n in range(6)]
+
+        database.parent.mkdir()
+        # The tracker retries with backoff up to 30 s between attempts.
+        _health_when(api_port, lambda h: h["database"]["status"] == "connected", timeout=45)
+        with sqlite3.connect(database) as db:
+            rows = db.execute("SELECT extension_number FROM registered_phones").fetchall()
+        assert sorted(r[0] for r in rows) == [str(1060 + n) for n in range(6)]
+    finally:
+        for client in clients:
+            client.close()
+        proc.terminate()
+        proc.wait(20)
+    assert proc.returncode == 0
 
 
 def _serve_two_workers(folder: Path, port: int, api_port: int) -> subprocess.Popen[bytes]:
