@@ -18,6 +18,7 @@ from pbx.cluster.wire import Link, open_link
 from pbx.cluster.worker import CommitRelay
 from pbx.config import Settings
 from pbx.phones.tracker import Tracker, sightings_of
+from pbx.sip.registrar import Registrar
 from tests.phones.test_tracker import opener, registered, wait_for
 from tests.sip.test_registrar import Phone, make_registrar
 
@@ -33,13 +34,20 @@ async def _pair(
     return near, far, received
 
 
+async def _relay() -> tuple[CommitRelay, Registrar, Link, list[tuple[Any, ...]], Link]:
+    """A relay on one end of a link; the far end collects what it sends, and the
+    ``committed`` answers sent back reach the relay."""
+    registrar = make_registrar()
+    holder: list[CommitRelay] = []
+    near, far, received = await _pair(lambda m: holder[0].committed(m[1]))
+    holder.append(CommitRelay(near, registrar))
+    return holder[0], registrar, far, received, near
+
+
 def test_worker_answers_wait_for_committed_and_live_bindings_travel_with_them() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        acks: list[tuple[Any, ...]] = []
-        near, far, received = await _pair(acks.append)
-        registrar = make_registrar()
-        relay = CommitRelay(near, registrar)
+        relay, registrar, far, received, near = await _relay()
         phone = Phone(registrar, host="192.0.2.7", port=5062)
         result = phone.register(loop.time(), expires=600)
         assert result.status == 200
@@ -54,9 +62,7 @@ def test_worker_answers_wait_for_committed_and_live_bindings_travel_with_them() 
         await asyncio.sleep(0.05)
         assert not waiter.done(), "an answer went out before its row was committed"
         far.send(("committed", sequence))
-        await wait_for(lambda: bool(acks))
-        relay.committed(acks[0][1])
-        assert waiter.done()
+        await wait_for(waiter.done)
 
         relay.heartbeat()
         await wait_for(lambda: len(received) == 2)
@@ -73,10 +79,7 @@ def test_worker_answers_wait_for_committed_and_live_bindings_travel_with_them() 
 def test_one_batch_in_flight_the_next_fills_meanwhile() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        acks: list[tuple[Any, ...]] = []
-        near, far, received = await _pair(acks.append)
-        registrar = make_registrar()
-        relay = CommitRelay(near, registrar)
+        relay, registrar, far, received, near = await _relay()
         phones = [
             Phone(registrar, host="192.0.2.7", port=5062 + n, call_id=f"call-{n}") for n in range(4)
         ]
@@ -87,9 +90,8 @@ def test_one_batch_in_flight_the_next_fills_meanwhile() -> None:
         assert len(received) == 1, "a second batch went out while the first was in flight"
         assert len({id(w) for w in later}) == 1, "the waiting phones share one future"
         far.send(("committed", received[0][1]))
-        await wait_for(lambda: bool(acks))
-        relay.committed(acks[0][1])
-        assert first is not None and first.done()
+        assert first is not None
+        await wait_for(first.done)
         await wait_for(lambda: len(received) == 2)
         assert [s.contact_uri for s in received[1][2]] == [p.contact for p in phones[1:]]
         assert later[0] is not None and not later[0].done()

@@ -65,7 +65,6 @@ class CommitRelay:
         self._touched: set[str] = set()
         self._scheduled = False
         self._beat: tuple[int, int, int] | None = None  # the last heartbeat sent
-        self.steering: Steering | None = None
 
     def submit(self, events: tuple[Event, ...]) -> asyncio.Future[None] | None:
         """Log and relay ``events``; the future completes once their rows are committed."""
@@ -106,16 +105,11 @@ class CommitRelay:
         self._touched.clear()
         self._link.send(("batch", sequence, sightings if sequence else [], live))
 
-    def heartbeat(self) -> None:
-        """Report the binding count (and datagrams passed to other workers) when they
+    def heartbeat(self, passed_on: int = 0, taken_over: int = 0) -> None:
+        """Report the binding count and the steering counters (``Steering``) when they
         changed: counting walks every extension, so it is done once a second, not per
         registration."""
-        steering = self.steering
-        beat = (
-            self._registrar.binding_count(),
-            steering.passed_on if steering is not None else 0,
-            steering.taken_over if steering is not None else 0,
-        )
+        beat = (self._registrar.binding_count(), passed_on, taken_over)
         if beat != self._beat:
             self._beat = beat
             self._link.send(("beat", *beat))
@@ -205,10 +199,11 @@ async def run(settings: Settings, start: WorkerStart) -> None:
             protocol = getattr(closer, "get_protocol", lambda: None)()
             if isinstance(protocol, UdpProtocol):
                 steering.serve(i, protocol)
-        relay.steering = steering
         link.send(("ready", index))
         timer = asyncio.create_task(expiry_timer(endpoint, relay.touched))
-        beat = asyncio.create_task(_every(HEARTBEAT, relay.heartbeat))
+        beat = asyncio.create_task(
+            _every(HEARTBEAT, lambda: relay.heartbeat(steering.passed_on, steering.taken_over))
+        )
         tune_gc()
         log.info("SIP worker %d ready (pid %d)", index, os.getpid())
         await stop.wait()
