@@ -3,8 +3,11 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# The sans-IO core compiled with mypyc (src/pbx/sip/__init__.py says why).
+CORE_STAMP := $(VENV)/.core-stamp
+CORE_SRC   := $(wildcard src/pbx/sip/*.py)
 
-.PHONY: install run test test-deps lint bench clean
+.PHONY: install core clean-core run test test-deps lint bench clean
 
 install: $(STAMP)
 
@@ -14,7 +17,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-run: install
+core: $(CORE_STAMP)
+
+$(CORE_STAMP): $(STAMP) $(CORE_SRC) scripts/compile-core.sh
+	VENV=$(VENV) bash scripts/compile-core.sh
+	touch $(CORE_STAMP)
+
+clean-core:
+	rm -f src/pbx/sip/*.so src/*__mypyc*.so $(CORE_STAMP)
+
+run: install core
 	$(BIN)/pbx serve --config config.yml
 
 # Real components the suite uses: sipp, baresip, PostgreSQL 15 (installed with apt-get
@@ -27,12 +39,14 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install test-deps lint
-	$(BIN)/pytest
+# PBX_REQUIRE_COMPILED_CORE: tests/sip/test_compiled_core.py fails unless the suite
+# runs the compiled core, the one `make run` serves with.
+test: install core test-deps lint
+	PBX_REQUIRE_COMPILED_CORE=1 $(BIN)/pytest
 
-bench: install test-deps
+bench: install core test-deps
 	bash scripts/install-bench-deps.sh
 	$(BIN)/python -m bench.run
 
-clean:
+clean: clean-core
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
