@@ -8,7 +8,9 @@ time) ends.
 from __future__ import annotations
 
 import logging
+import pickle
 import random
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -401,6 +403,25 @@ def test_sighting_normalises_and_refuses() -> None:
         Sighting("1" * 21, "10.0.0.1", None, None, None, T0)
     with pytest.raises(ValueError, match="needs an extension"):
         Sighting("100", " ", None, None, None, T0)
+
+
+@pytest.mark.parametrize(
+    "sighting",
+    [
+        Sighting("100", "10.0.0.1", "0004f2a1b2c3", "Polycom", "<sip:100@10.0.0.1>", T0),
+        Sighting("100", "::1", None, None, None, T0),
+    ],
+)
+def test_sighting_crosses_a_process_boundary_whole(sighting: Sighting) -> None:
+    """SIP workers pickle sightings to the main process (``Sighting.__reduce__``)."""
+    copy = pickle.loads(pickle.dumps(sighting, protocol=pickle.HIGHEST_PROTOCOL))
+    assert copy == sighting and copy is not sighting
+    assert [getattr(copy, f.name) for f in fields(Sighting)] == [
+        getattr(sighting, f.name) for f in fields(Sighting)
+    ]
+    assert copy.at.tzinfo == UTC
+    with pytest.raises(AttributeError):
+        copy.extension = "200"  # type: ignore[misc]
 
 
 # -- SQL only: storage format, atomicity, schema, migrations -------------------------------

@@ -12,10 +12,10 @@ never make a whole group commit fail.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 #: Column widths of ``registered_phones`` (the users' schema, kept exactly).
 MAC_LEN = 20
@@ -87,6 +87,38 @@ class Sighting:
             _limited("contact_uri", self.contact_uri, CONTACT_LEN, truncate=True),
         )
         set_(self, "at", as_utc(self.at))
+
+    def __reduce__(self) -> tuple[Callable[..., Sighting], tuple[Any, ...]]:
+        """Pickle as a plain tuple: SIP workers send every sighting to the main process,
+        and the dataclass default (a state dict per object, checks on load) cost about
+        three times as much both ways. The fields were checked when it was built."""
+        return _restore_sighting, (
+            self.extension,
+            self.ip_address,
+            self.mac_address,
+            self.user_agent,
+            self.contact_uri,
+            self.at,
+        )
+
+
+def _restore_sighting(
+    extension: str,
+    ip_address: str,
+    mac_address: str | None,
+    user_agent: str | None,
+    contact_uri: str | None,
+    at: datetime,
+) -> Sighting:
+    sighting = object.__new__(Sighting)
+    set_ = object.__setattr__
+    set_(sighting, "extension", extension)
+    set_(sighting, "ip_address", ip_address)
+    set_(sighting, "mac_address", mac_address)
+    set_(sighting, "user_agent", user_agent)
+    set_(sighting, "contact_uri", contact_uri)
+    set_(sighting, "at", at)
+    return sighting
 
 
 @dataclass(frozen=True, slots=True)
