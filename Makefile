@@ -3,9 +3,9 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-# The sans-IO core compiled with mypyc (src/pbx/sip/__init__.py says why).
+# The per-packet code compiled with mypyc (src/pbx/__init__.py says why).
 CORE_STAMP := $(VENV)/.core-stamp
-CORE_SRC   := $(wildcard src/pbx/sip/*.py)
+CORE_SRC   := $(addprefix src/,$(shell grep -v '^\s*\(\#\|$$\)' scripts/compiled-modules.txt))
 
 .PHONY: install core clean-core run test test-deps lint bench clean
 
@@ -19,12 +19,13 @@ $(STAMP): pyproject.toml
 
 core: $(CORE_STAMP)
 
-$(CORE_STAMP): $(STAMP) $(CORE_SRC) scripts/compile-core.sh
+$(CORE_STAMP): $(STAMP) $(CORE_SRC) scripts/compile-core.sh scripts/compiled-modules.txt
 	VENV=$(VENV) bash scripts/compile-core.sh
 	touch $(CORE_STAMP)
 
 clean-core:
-	rm -f src/pbx/sip/*.so src/*__mypyc*.so $(CORE_STAMP)
+	find src -name '*.so' -delete
+	rm -f $(CORE_STAMP)
 
 run: install core
 	$(BIN)/pbx serve --config config.yml
