@@ -2,8 +2,16 @@
 
 py-spy (``pip install py-spy`` into .venv) attaches to the pbx process by pid while
 sipp drives it near its best rate, records raw (collapsed) stacks and this module
-ranks them: by *self* time (the leaf frame, where the CPU actually is) and by
-*inclusive* time (any frame on the stack). Without py-spy the step is skipped.
+ranks them: by *own* time and by *inclusive* time (any frame on the stack). Without
+py-spy the step is skipped.
+
+``--native``: the per-packet modules are compiled with mypyc (``make core``), and
+their functions are C functions that py-spy sees only in native mode (as
+``CPyDef_<module>___<function>``, named here ``module.function [C]``). Native
+sampling pauses the process for each sample, which is why the profiled rung is not
+counted. *Own* time is that of the innermost pbx function on the stack, with the
+interpreter, library and system-call time it causes (``sendmsg`` in the kernel,
+``_PyObject_Malloc`` ...); a stack with no pbx function counts as its leaf frame.
 """
 
 from __future__ import annotations
@@ -16,6 +24,10 @@ from collections import Counter
 from pathlib import Path
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+#: mypyc's name for the C function of a compiled Python function; ``CPyPy_`` is the
+#: wrapper Python callers go through (left out: it would count every call twice).
+_COMPILED = "CPyDef_"
+_WRAPPER = "CPyPy_"
 
 
 def py_spy() -> str | None:
@@ -34,7 +46,7 @@ def start(pid: int, seconds: int, out: Path, gil: bool = False) -> subprocess.Po
         return None
     command = [
         binary, "record", "--pid", str(pid), "--duration", str(seconds),
-        "--rate", "100", "--format", "raw", "--nonblocking", "-o", str(out),
+        "--rate", "100", "--format", "raw", "--native", "-o", str(out),
         "--subprocesses",  # pbx's SIP workers
         *(["--gil"] if gil else []),
     ]  # fmt: skip
@@ -46,6 +58,8 @@ def _short(frame: str) -> str:
     match = _FRAME.match(frame.strip())
     if not match:
         return frame.strip()
+    if match["func"].startswith(_COMPILED):
+        return match["func"][len(_COMPILED) :].replace("___", ".") + " [C]"
     file = match["file"]
     for marker in ("site-packages/", "/src/", "/lib/python3.11/"):
         if marker in file:
@@ -54,9 +68,13 @@ def _short(frame: str) -> str:
     return f"{match['func']} ({file})"
 
 
+def _ours(frame: str) -> bool:
+    return "(pbx/" in frame or frame.endswith(" [C]")
+
+
 def top(raw: Path, n: int = 12) -> dict[str, list[tuple[str, float]]]:
-    """The ``n`` heaviest functions by self share of samples (any code) and by
-    inclusive share (pbx's own functions)."""
+    """The ``n`` heaviest functions by own share of samples (see the module
+    docstring) and by inclusive share (pbx's own functions)."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
@@ -67,14 +85,17 @@ def top(raw: Path, n: int = 12) -> dict[str, list[tuple[str, float]]]:
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = [_short(f) for f in stack.split(";") if f and not f.startswith("process ")]
-        frames = [f for f in frames if not f.startswith("thread ")]
+        frames = [
+            _short(f)
+            for f in stack.split(";")
+            if f and not f.startswith(("process ", "thread ", _WRAPPER))
+        ]
         if not frames:
             continue
         total += count
-        own[frames[-1]] += count
+        own[next((f for f in reversed(frames) if _ours(f)), frames[-1])] += count
         for frame in set(frames):
-            if "(pbx/" in frame:  # the generic frames above ours are on every stack
+            if _ours(frame):  # the generic frames above ours are on every stack
                 inclusive[frame] += count
     if total == 0:
         return {"self": [], "inclusive": []}

@@ -129,8 +129,8 @@ def write(
         md += ["## API at scale", "", *_api_lines(api), ""]
     profiled = [r for r in results if r.profile.get("self")]
     for result in profiled:
-        md += [f"## Profile of {result.name} (py-spy, share of samples)", ""]
-        md += ["| self | function | | inclusive | function |", "|---:|---|---|---:|---|"]
+        md += [f"## Profile of {result.name} (py-spy --native, share of samples)", ""]
+        md += ["| own | function | | inclusive | function |", "|---:|---|---|---:|---|"]
         for (fs, ss), (fi, si) in zip(
             result.profile["self"], result.profile["inclusive"], strict=False
         ):
