@@ -8,10 +8,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/apt-missing.sh
+venv="${VENV:-.venv}"
 need=()
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+# Debian's own python3 ships its headers separately (pyenv's and python.org's do not).
+include="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+[ -f "$include/Python.h" ] || need+=(python3-dev)
 install_missing compile-core
-venv="${VENV:-.venv}"
 mypyc="$(cd "$venv/bin" && pwd)/mypyc"
 mapfile -t modules < <(grep -v '^\s*\(#\|$\)' scripts/compiled-modules.txt)
 find src -name '*.so' -delete
