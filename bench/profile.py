@@ -11,7 +11,10 @@ their functions are C functions that py-spy sees only in native mode (as
 sampling pauses the process for each sample, which is why the profiled rung is not
 counted. *Own* time is that of the innermost pbx function on the stack, with the
 interpreter, library and system-call time it causes (``sendmsg`` in the kernel,
-``_PyObject_Malloc`` ...); a stack with no pbx function counts as its leaf frame.
+``_PyObject_Malloc`` ...); a stack with no pbx function counts as its leaf frame,
+except one whose leaf py-spy could not name (a bare address in the C library): that
+is how a thread blocked in the C library shows in native mode (the main process's
+database writer waiting for work), not CPU, and it is left out of the total.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 #: wrapper Python callers go through (left out: it would count every call twice).
 _COMPILED = "CPyDef_"
 _WRAPPER = "CPyPy_"
+_UNNAMED = re.compile(r"0x[0-9a-f]+ \(")
 
 
 def py_spy() -> str | None:
@@ -92,8 +96,11 @@ def top(raw: Path, n: int = 12) -> dict[str, list[tuple[str, float]]]:
         ]
         if not frames:
             continue
+        mine = next((f for f in reversed(frames) if _ours(f)), None)
+        if mine is None and _UNNAMED.match(frames[-1]):
+            continue  # blocked in the C library (see the module docstring)
         total += count
-        own[next((f for f in reversed(frames) if _ours(f)), frames[-1])] += count
+        own[mine or frames[-1]] += count
         for frame in set(frames):
             if _ours(frame):  # the generic frames above ours are on every stack
                 inclusive[frame] += count
