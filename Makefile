@@ -40,8 +40,8 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# PBX_REQUIRE_COMPILED_CORE: tests/sip/test_compiled_core.py fails unless the suite
-# runs the compiled core, the one `make run` serves with.
+# PBX_REQUIRE_COMPILED_CORE: tests/test_compiled_modules.py fails unless the suite
+# runs the compiled modules, the ones `make run` serves with.
 test: install core test-deps lint
 	PBX_REQUIRE_COMPILED_CORE=1 $(BIN)/pytest
 
