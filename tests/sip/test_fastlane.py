@@ -250,16 +250,16 @@ VARIANTS: dict[str, list[str | None]] = {
 }
 
 
-@settings(max_examples=3000, deadline=None)
-@given(
-    st.dictionaries(
-        st.sampled_from(sorted(VARIANTS)),
-        st.integers(min_value=0, max_value=40),
-        max_size=4,
-    ),
-    st.sampled_from(["127.0.0.1", "10.0.0.9", "::1"]),
-    st.sampled_from(["\r\n", "\n"]),
+#: Which ``VARIANTS`` lines to change and to which option (see ``variant``).
+VARIANT_CHOICES = st.dictionaries(
+    st.sampled_from(sorted(VARIANTS)), st.integers(min_value=0, max_value=40), max_size=4
 )
+#: The line ends ``variant`` writes.
+LINE_ENDS = st.sampled_from(["\r\n", "\n"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(VARIANT_CHOICES, st.sampled_from(["127.0.0.1", "10.0.0.9", "::1"]), LINE_ENDS)
 def test_generated_variants_agree(choices: dict[str, int], host: str, eol: str) -> None:
     assert_agrees(variant(choices, eol), Source(host, 6000, "udp"))
 

@@ -10,13 +10,18 @@ import json
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from pbx.sip.message import Request
 from pbx.sip.parse import ParseError, parse_message
 from pbx.sip.registrar import read_register
 from pbx.sip.steering import owner, register_extension
-from tests.sip.test_fastlane import SHARED, VARIANTS, torture_messages, variant
+from tests.sip.test_fastlane import (
+    LINE_ENDS,
+    SHARED,
+    VARIANT_CHOICES,
+    torture_messages,
+    variant,
+)
 
 
 def registrar_extension(data: bytes) -> str | None:
@@ -55,14 +60,7 @@ def test_phone_corpus() -> None:
 
 
 @settings(max_examples=1000, deadline=None)
-@given(
-    st.dictionaries(
-        st.sampled_from(sorted(VARIANTS)),
-        st.integers(min_value=0, max_value=40),
-        max_size=4,
-    ),
-    st.sampled_from(["\r\n", "\n"]),
-)
+@given(VARIANT_CHOICES, LINE_ENDS)
 def test_generated_variants(choices: dict[str, int], eol: str) -> None:
     assert_same(variant(choices, eol))
 
