@@ -1,8 +1,14 @@
 # The two commands that matter: `make run` and `make test` (see README.md).
 VENV   ?= .venv
-PYTHON ?= python3
+# The interpreter the venv is made from: PYTHON=... to choose; by default the
+# distribution's optimised build when there is one (scripts/pick-python.sh says why).
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell bash scripts/pick-python.sh)
+endif
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+# Named after the interpreter: another one means a new venv (scripts/venv-check.sh).
+PY_ID  := $(shell $(PYTHON) -c 'import sys, zlib; print("%08x" % zlib.crc32((sys.base_prefix + sys.version).encode()))')
+STAMP  := $(VENV)/.installed-$(PY_ID)
 # The per-packet code compiled with mypyc (src/pbx/__init__.py says why).
 CORE_STAMP := $(VENV)/.core-stamp
 CORE_SRC   := $(addprefix src/,$(shell grep -v '^\s*\(\#\|$$\)' scripts/compiled-modules.txt))
@@ -12,6 +18,7 @@ CORE_SRC   := $(addprefix src/,$(shell grep -v '^\s*\(\#\|$$\)' scripts/compiled
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
+	VENV=$(VENV) PYTHON=$(PYTHON) bash scripts/venv-check.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
