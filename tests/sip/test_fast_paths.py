@@ -4,6 +4,7 @@ wherever they match, and must never accept what the full grammar rejects."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,45 @@ def test_digest_fast_path_agrees_with_the_general_loop(rest: str) -> None:
         return
     value = "Digest " + rest
     assert fast == _general_params(value, len("Digest "))
+
+
+#: The whole-string shape the digest fast path accepts, written out once more: the
+#: fast path reads it in one ``findall`` and checks that the items tile the string.
+_DIGEST_ITEM = r'([A-Za-z][A-Za-z0-9_-]*)=(?:"[^"\\\r\n]*"|[^ \t\r\n",\\]+)(?:, ?|\Z)'
+_DIGEST_ITEMS_RE = re.compile(f"(?:{_DIGEST_ITEM})+")
+_DIGEST_ITEM_RE = re.compile(_DIGEST_ITEM)
+
+
+def _names(rest: str) -> list[str]:
+    """The parameter names of a string in the whole shape, item after item."""
+    names: list[str] = []
+    at = 0
+    while at < len(rest):
+        item = _DIGEST_ITEM_RE.match(rest, at)
+        assert item is not None
+        names.append(item.group(1).lower())
+        at = item.end()
+    return names
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.one_of(
+        digest_params(),
+        st.text(alphabet='ab=", \\\t\r\nZ9_-', max_size=24),
+    )
+)
+def test_digest_fast_path_accepts_exactly_the_whole_string_shape(rest: str) -> None:
+    from pbx.sip.digest import _fast_params
+
+    whole = _DIGEST_ITEMS_RE.fullmatch(rest) is not None
+    fast = _fast_params(rest)
+    if not whole:
+        assert fast is None
+        return
+    if fast is None:
+        # Only a repeated parameter name is refused in the right shape.
+        names = _names(rest)
+        assert len(set(names)) < len(names)
+    else:
+        assert list(fast) == list(dict.fromkeys(_names(rest)))
