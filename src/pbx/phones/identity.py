@@ -329,10 +329,16 @@ def identify_mac(headers: Headers) -> str | None:
     A phone sends the same Contact and User-Agent in every refresh, so the answer is
     memoised on just the headers the carriers read (bounded LRU).
     """
-    relevant = tuple(pair for pair in headers if pair[0] in _READ)
-    if not any(_HEX_RUN.search(value) for _, value in relevant):
+    relevant: list[tuple[str, str]] = []
+    hex_run = False
+    for pair in headers:
+        if pair[0] in _READ:
+            relevant.append(pair)
+            if not hex_run and _HEX_RUN.search(pair[1]) is not None:
+                hex_run = True
+    if not hex_run:
         return None  # no 12 hex digits anywhere: no carrier can hold a MAC
-    return _identify(relevant)
+    return _identify(tuple(relevant))
 
 
 @lru_cache(maxsize=16384)
