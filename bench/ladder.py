@@ -301,8 +301,14 @@ def climb(
     bisect: bool,
     deadline: float,
     say: Callable[[str], None] = print,
+    bisect_step: Callable[[int], Rung] | None = None,
 ) -> Climb:
-    """Run rungs upwards until one fails (or time runs out), then bisect once."""
+    """Run rungs upwards until one fails (or time runs out), then bisect once.
+
+    ``bisect_step`` runs the bisect rung (default: ``step``); ``bench.run`` gives one
+    that starts the system afresh, so that the rung does not begin in the backlog
+    the failed rung left behind.
+    """
     rungs: list[Rung] = []
     for rate in rates:
         if time.monotonic() > deadline:
@@ -320,7 +326,7 @@ def climb(
         low = max(passed, default=0)
         mid = int(round((low + failed[0]) / 2, -2))
         if low < mid < failed[0]:
-            rung = step(mid)
+            rung = (bisect_step or step)(mid)
             rungs.append(rung)
             say(rung.line() + "  (bisect)")
             time.sleep(REST_S)

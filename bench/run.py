@@ -27,7 +27,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from bench import api_scale, ladder, profile, servers
-from bench.ladder import Load
+from bench.ladder import Load, Rung
 from bench.report import SystemResult, write
 from bench.servers import System
 from bench.users import Account, accounts
@@ -103,6 +103,12 @@ def bench_system(
     result = SystemResult(name)
     users = accounts(args.users)
     say(f"\n== {name}: initial registrations ({args.users} users, {args.step:g} s rungs)")
+
+    def fresh_registrations(rate: int) -> Rung:
+        with start() as system:
+            load = Load(system, users, args.step, work / "bisect", args.sipp_processes)
+            return ladder.registration_rung(load, rate)
+
     with start() as system:
         load = Load(system, users, args.step, work / "register", args.sipp_processes)
         result.register = ladder.climb(
@@ -111,17 +117,24 @@ def bench_system(
             bisect=not args.quick,
             deadline=deadline,
             say=say,
+            bisect_step=fresh_registrations,
         )
         best = result.register.best
         if do_profile and best is not None and time.monotonic() < deadline:
             result.profile = _profile(load, best.rate, work, gil=args.profile_gil)
     if args.no_refresh or time.monotonic() >= deadline:
         return result
-    # A fresh process for the second ladder: the first one ends by overloading the
-    # system (its failing rungs leave retransmission storms, full caches and queues
-    # behind), which would otherwise weigh on the refresh figures.
+    # A fresh process for the second ladder, and for each bisect rung: a ladder ends
+    # by overloading the system (its failing rung leaves retransmission storms, full
+    # caches and queues behind), which would otherwise weigh on the next figures.
+    ramp_cap = max(200.0, 0.5 * (best.rate if best else 0))
+
+    def fresh_refreshes(rate: int) -> Rung:
+        with start() as system:
+            load = Load(system, users, args.step, work / "bisect-refresh", args.sipp_processes)
+            return ladder.refresh_rung(load, rate, ramp_cap=ramp_cap)
+
     with start() as system:
-        ramp_cap = max(200.0, 0.5 * (best.rate if best else 0))
         say(f"== {name}: steady-state refreshes (phones started at <= {ramp_cap:.0f}/s)")
         load = Load(system, users, args.step, work / "refresh", args.sipp_processes)
         result.refresh = ladder.climb(
@@ -130,6 +143,7 @@ def bench_system(
             bisect=not args.quick,
             deadline=deadline,
             say=say,
+            bisect_step=fresh_refreshes,
         )
     return result
 
