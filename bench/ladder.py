@@ -298,17 +298,12 @@ def climb(
     rates: Sequence[int],
     step: Callable[[int], Rung],
     *,
-    bisect: bool,
     deadline: float,
     say: Callable[[str], None] = print,
-    bisect_step: Callable[[int], Rung] | None = None,
 ) -> Climb:
-    """Run rungs upwards until one fails (or time runs out), then bisect once.
-
-    ``bisect_step`` runs the bisect rung (default: ``step``); ``bench.run`` gives one
-    that starts the system afresh, so that the rung does not begin in the backlog
-    the failed rung left behind.
-    """
+    """Run rungs upwards until one fails (or time runs out). ``bisect_rate`` then
+    says which rate to try in between, on a freshly started system (``bench.run``):
+    the failed rung leaves a backlog behind that the next rung would begin in."""
     rungs: list[Rung] = []
     for rate in rates:
         if time.monotonic() > deadline:
@@ -320,14 +315,16 @@ def climb(
         time.sleep(REST_S)
         if not rung.passed:
             break
-    passed = [r.rate for r in rungs if r.passed]
-    failed = [r.rate for r in rungs if not r.passed]
-    if bisect and failed and time.monotonic() < deadline:
-        low = max(passed, default=0)
-        mid = int(round((low + failed[0]) / 2, -2))
-        if low < mid < failed[0]:
-            rung = (bisect_step or step)(mid)
-            rungs.append(rung)
-            say(rung.line() + "  (bisect)")
-            time.sleep(REST_S)
     return Climb(rungs)
+
+
+def bisect_rate(result: Climb) -> int | None:
+    """The rate halfway (rounded to 100) between the best passing and the first
+    failing rung, or None when there is no failing rung or no room between."""
+    passed = [r.rate for r in result.rungs if r.passed]
+    failed = [r.rate for r in result.rungs if not r.passed]
+    if not failed:
+        return None
+    low = max(passed, default=0)
+    mid = int(round((low + failed[0]) / 2, -2))
+    return mid if low < mid < failed[0] else None

@@ -27,7 +27,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from bench import api_scale, ladder, profile, servers
-from bench.ladder import Load, Rung
+from bench.ladder import Load
 from bench.report import SystemResult, write
 from bench.servers import System
 from bench.users import Account, accounts
@@ -103,48 +103,50 @@ def bench_system(
     result = SystemResult(name)
     users = accounts(args.users)
     say(f"\n== {name}: initial registrations ({args.users} users, {args.step:g} s rungs)")
-
-    def fresh_registrations(rate: int) -> Rung:
-        with start() as system:
-            load = Load(system, users, args.step, work / "bisect", args.sipp_processes)
-            return ladder.registration_rung(load, rate)
-
+    # Each ladder, and each bisect rung, runs against a freshly started system: a
+    # ladder ends by overloading it (the failing rung leaves retransmission storms,
+    # full caches and queues behind), which would weigh on whatever ran next.
     with start() as system:
         load = Load(system, users, args.step, work / "register", args.sipp_processes)
         result.register = ladder.climb(
             args.rates,
             functools.partial(ladder.registration_rung, load),
-            bisect=not args.quick,
             deadline=deadline,
             say=say,
-            bisect_step=fresh_registrations,
         )
-        best = result.register.best
-        if do_profile and best is not None and time.monotonic() < deadline:
-            result.profile = _profile(load, best.rate, work, gil=args.profile_gil)
+    mid = None if args.quick else ladder.bisect_rate(result.register)
+    profile_it = do_profile and result.register.best is not None
+    if (mid is not None or profile_it) and time.monotonic() < deadline:
+        with start() as system:
+            load = Load(system, users, args.step, work / "register-2", args.sipp_processes)
+            if mid is not None:
+                rung = ladder.registration_rung(load, mid)
+                result.register.rungs.append(rung)
+                say(rung.line() + "  (bisect)")
+                time.sleep(ladder.REST_S)
+            best = result.register.best
+            if profile_it and best is not None and time.monotonic() < deadline:
+                result.profile = _profile(load, best.rate, work, gil=args.profile_gil)
     if args.no_refresh or time.monotonic() >= deadline:
         return result
-    # A fresh process for the second ladder, and for each bisect rung: a ladder ends
-    # by overloading the system (its failing rung leaves retransmission storms, full
-    # caches and queues behind), which would otherwise weigh on the next figures.
+    best = result.register.best
     ramp_cap = max(200.0, 0.5 * (best.rate if best else 0))
-
-    def fresh_refreshes(rate: int) -> Rung:
-        with start() as system:
-            load = Load(system, users, args.step, work / "bisect-refresh", args.sipp_processes)
-            return ladder.refresh_rung(load, rate, ramp_cap=ramp_cap)
-
+    say(f"== {name}: steady-state refreshes (phones started at <= {ramp_cap:.0f}/s)")
     with start() as system:
-        say(f"== {name}: steady-state refreshes (phones started at <= {ramp_cap:.0f}/s)")
         load = Load(system, users, args.step, work / "refresh", args.sipp_processes)
         result.refresh = ladder.climb(
             args.rates,
             functools.partial(ladder.refresh_rung, load, ramp_cap=ramp_cap),
-            bisect=not args.quick,
             deadline=deadline,
             say=say,
-            bisect_step=fresh_refreshes,
         )
+    mid = None if args.quick else ladder.bisect_rate(result.refresh)
+    if mid is not None and time.monotonic() < deadline:
+        with start() as system:
+            load = Load(system, users, args.step, work / "refresh-2", args.sipp_processes)
+            rung = ladder.refresh_rung(load, mid, ramp_cap=ramp_cap)
+            result.refresh.rungs.append(rung)
+            say(rung.line() + "  (bisect)")
     return result
 
 
