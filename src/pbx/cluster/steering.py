@@ -28,7 +28,7 @@ from pbx.sip.events import Source
 from pbx.sip.steering import owner, register_extension
 from pbx.transport.sink import EventSink, Replies
 from pbx.transport.tcp import TcpConnection, answer
-from pbx.transport.udp import SOURCE_MEMO, Steer, UdpProtocol
+from pbx.transport.udp import Steer, UdpProtocol
 
 #: One datagram passed on: (listener index, bytes, source host, source port).
 Passed = tuple[int, bytes, str, int]
@@ -54,9 +54,6 @@ class Steering:
         self._connections: weakref.WeakValueDictionary[int, TcpConnection] = (
             weakref.WeakValueDictionary()
         )
-        # The Source of each peer address seen in passed datagrams (bounded), as
-        # ``UdpProtocol`` keeps for its own: a phone's REGISTERs keep coming from one.
-        self._sources: dict[tuple[str, int], Source] = {}
         self.passed_on = 0
         self.taken_over = 0
 
@@ -117,15 +114,6 @@ class Steering:
             self.passed_on += len(passed)
             self._peers[target].send(("sip", passed))
 
-    def _udp_source(self, host: str, port: int) -> Source:
-        key = (host, port)
-        source = self._sources.get(key)
-        if source is None:
-            if len(self._sources) >= SOURCE_MEMO:
-                self._sources.clear()
-            source = self._sources[key] = Source(host, port, "udp")
-        return source
-
     def on_peer_message(self, peer: int, message: tuple[Any, ...]) -> None:
         """What worker ``peer`` sent: datagrams and TCP messages to answer as if
         received here, or answers to write on our TCP connections."""
@@ -135,7 +123,7 @@ class Steering:
                 protocol = self._protocols.get(listener)
                 if protocol is not None:
                     self.taken_over += 1
-                    protocol.handle(data, self._udp_source(host, port))
+                    protocol.handle(data, protocol.source_of((host, port)))
         elif kind == "tcp":
             link = self._peers[peer]
             for connection_id, data, host, port in message[1]:

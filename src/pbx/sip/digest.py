@@ -178,7 +178,7 @@ def _fast_params(rest: str) -> dict[str, str] | None:
     One pass: the items ``findall`` finds never overlap, so they cover all of ``rest``
     exactly when their lengths add up to its length (each item matches in one way
     only: a bare value stops where a separator must follow). Checked against a
-    whole-string match in ``tests/sip/test_digest.py``.
+    whole-string match in ``tests/sip/test_fast_paths.py``.
     """
     params: dict[str, str] = {}
     covered = 0

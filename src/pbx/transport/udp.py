@@ -44,13 +44,16 @@ class UdpProtocol(asyncio.DatagramProtocol):
         self._held: set[int] = set()
         self._sources: dict[tuple[str | int, ...], Source] = {}
 
-    def _source(self, addr: tuple[str | int, ...]) -> Source:
+    def source_of(self, addr: tuple[str | int, ...]) -> Source:
         """The Source of a peer address, remembered: phones send from the same address
-        again and again, and building one costs more than the lookup. Bounded."""
-        if len(self._sources) >= SOURCE_MEMO:
-            self._sources.clear()
-        source = Source(normalize_host(str(addr[0])), int(addr[1]), "udp")
-        self._sources[addr] = source
+        again and again, and building one costs more than the lookup. Bounded. Also
+        for datagrams another worker passed on (``pbx.cluster.steering``)."""
+        source = self._sources.get(addr)
+        if source is None:
+            if len(self._sources) >= SOURCE_MEMO:
+                self._sources.clear()
+            source = Source(normalize_host(str(addr[0])), int(addr[1]), "udp")
+            self._sources[addr] = source
         return source
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -58,9 +61,7 @@ class UdpProtocol(asyncio.DatagramProtocol):
         self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        source = self._sources.get(addr)
-        if source is None:
-            source = self._source(addr)
+        source = self.source_of(addr)
         if self._steer is not None and self._steer(data, source):
             return
         self.handle(data, source)
