@@ -4,10 +4,11 @@
 # else python3 from PATH.
 #
 # Why the distribution's first: Debian (and Ubuntu, Fedora) build their CPython with
-# profile-guided optimisation and link-time optimisation. A pyenv or source build
-# made without --enable-optimizations runs the same registrar code 20 to 30% slower
-# per registration (bench/README.md, "Measured and kept"); it comes first on PATH on
-# many developer machines, this one included.
+# profile-guided optimisation and link-time optimisation. On a pyenv or source build
+# made without --enable-optimizations, the sans-IO core needs 20 to 30% more CPU per
+# registration and the whole service 10 to 15% more (bench/README.md, "Latest
+# session"); such a build comes first on PATH on many developer machines, this one
+# included.
 set -euo pipefail
 usable() {
     "$1" -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))' \
