@@ -61,7 +61,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-profile", action="store_true", help="skip py-spy")
     parser.add_argument("--profile-gil", action="store_true",
                         help="profile only the thread holding the interpreter lock")  # fmt: skip
-    parser.add_argument("--budget", type=float, help="seconds before climbs stop (28 min/200 s)")
+    parser.add_argument("--budget", type=float, help="seconds before climbs stop (34 min/200 s)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args(argv)
     args.users = args.users or (2000 if args.quick else 10000)
@@ -73,7 +73,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     args.api_phones = args.api_phones or (20000 if args.quick else 100000)
     args.postgres = (not args.quick) if args.postgres is None else args.postgres
-    args.budget = args.budget or (200.0 if args.quick else 28 * 60.0)
+    args.budget = args.budget or (200.0 if args.quick else 34 * 60.0)
     return args
 
 
