@@ -165,12 +165,20 @@ def _profile(
     try:
         rung = ladder.registration_rung(Load(load.system, load.users, load.step_s, folder), rate)
         say(rung.line() + "  (profiled)")
-        recorder.wait(60)
+        # py-spy resolves the native symbols of every process before it writes: on a
+        # loaded machine that can take a while after the recording ends.
+        recorder.wait(180)
+    except subprocess.TimeoutExpired:
+        say("  (py-spy did not finish writing within 180 s)")
     finally:
         if recorder.poll() is None:
             recorder.kill()
             recorder.wait()
     top = profile.top(raw)
+    if not top["self"]:
+        log = folder / "py-spy.log"
+        tail = log.read_text(errors="replace").strip()[-300:] if log.exists() else ""
+        say(f"  (the profile is empty; py-spy said: {tail or 'nothing'})")
     for fn, share in top["self"][:8]:
         say(f"    {share:6.1%} self  {fn}")
     return top
