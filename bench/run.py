@@ -120,10 +120,7 @@ def bench_system(
         with start() as system:
             load = Load(system, users, args.step, work / "register-2", args.sipp_processes)
             if mid is not None:
-                rung = ladder.registration_rung(load, mid)
-                result.register.rungs.append(rung)
-                say(rung.line() + "  (bisect)")
-                time.sleep(ladder.REST_S)
+                _bisect(result.register, ladder.registration_rung(load, mid))
             best = result.register.best
             if profile_it and best is not None and time.monotonic() < deadline:
                 result.profile = _profile(load, best.rate, work, gil=args.profile_gil)
@@ -144,10 +141,15 @@ def bench_system(
     if mid is not None and time.monotonic() < deadline:
         with start() as system:
             load = Load(system, users, args.step, work / "refresh-2", args.sipp_processes)
-            rung = ladder.refresh_rung(load, mid, ramp_cap=ramp_cap)
-            result.refresh.rungs.append(rung)
-            say(rung.line() + "  (bisect)")
+            _bisect(result.refresh, ladder.refresh_rung(load, mid, ramp_cap=ramp_cap))
     return result
+
+
+def _bisect(climb: ladder.Climb, rung: ladder.Rung) -> None:
+    """Add a bisect rung (run on its own fresh system) to its ladder's result."""
+    climb.rungs.append(rung)
+    say(rung.line() + "  (bisect)")
+    time.sleep(ladder.REST_S)
 
 
 def _profile(
