@@ -45,15 +45,20 @@ class CpuSampler:
 
     def __init__(self, pid: int, every: float = 0.25, also: tuple[int, ...] = ()) -> None:
         self.pids = (pid, *also)
+        self.also = also
         self.every = every
         self.samples: list[tuple[float, float]] = []
+        # The same for ``also`` alone (PostgreSQL's server), to say its share.
+        self.also_samples: list[tuple[float, float]] = []
         self.machine: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _sample(self) -> None:
-        cpu = sum(procs.cpu_seconds(pid) for pid in self.pids)
-        self.samples.append((time.time(), cpu))
+        now = time.time()
+        also = sum(procs.cpu_seconds(pid) for pid in self.also)
+        self.samples.append((now, procs.cpu_seconds(self.pids[0]) + also))
+        self.also_samples.append((now, also))
         self.machine.append(machine_busy_seconds())
 
     def _loop(self) -> None:
@@ -79,9 +84,10 @@ class CpuSampler:
         self._stop.set()
         self._thread.join()
 
-    def at(self, when: float) -> float:
-        """CPU seconds at ``when``, linearly interpolated between samples."""
-        points = self.samples
+    def at(self, when: float, *, also_only: bool = False) -> float:
+        """CPU seconds at ``when``, linearly interpolated between samples (of
+        ``also`` alone with ``also_only``)."""
+        points = self.also_samples if also_only else self.samples
         if not points:
             return 0.0
         if when <= points[0][0]:
@@ -91,9 +97,11 @@ class CpuSampler:
                 return c0 if t1 == t0 else c0 + (c1 - c0) * (when - t0) / (t1 - t0)
         return points[-1][1]
 
-    def total(self) -> float:
-        """CPU seconds between the first and the last sample."""
-        return self.samples[-1][1] - self.samples[0][1] if self.samples else 0.0
+    def total(self, *, also_only: bool = False) -> float:
+        """CPU seconds between the first and the last sample (of ``also`` alone with
+        ``also_only``)."""
+        points = self.also_samples if also_only else self.samples
+        return points[-1][1] - points[0][1] if points else 0.0
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -124,6 +132,8 @@ class Rung:
     sipp_exit: list[int]
     sipp_cores: float
     other_cores: float
+    # Of cpu_us_each, what the database server used (PostgreSQL; 0 for the others).
+    db_us_each: float = 0.0
 
     def line(self) -> str:
         """One progress line for the console."""
@@ -131,10 +141,13 @@ class Rung:
         return (
             f"  {self.rate:>6}/s: {self.ok}/{self.attempts} ok, {self.failed} failed, "
             f"{self.retransmissions} retrans, {self.achieved_per_s:.0f}/s achieved, "
-            f"{self.cpu_us_each:.0f} us CPU each, avg {self.avg_ms:.1f} ms, "
+            f"{self.cpu_us_each:.0f} us CPU each{self._db()}, avg {self.avg_ms:.1f} ms, "
             f"p50 {self.p50_ms:.0f} ms, p99 {self.p99_ms:.0f} ms, sipp {self.sipp_cores:.2f} "
             f"cores, others {self.other_cores:.2f} cores -> {verdict}"
         )
+
+    def _db(self) -> str:
+        return f" ({self.db_us_each:.0f} of them the database's)" if self.db_us_each else ""
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready."""
@@ -211,6 +224,7 @@ def registration_rung(load: Load, rate: int) -> Rung:
         sipp_exit=run.exit_codes,
         sipp_cores=run.children_cpu_s / max(run.wall_s, 1e-9),
         other_cores=cpu.others_cores(run.children_cpu_s),
+        db_us_each=cpu.total(also_only=True) * 1e6 / max(ok, 1),
     )
 
 
@@ -271,6 +285,9 @@ def refresh_rung(load: Load, rate: int, ramp_cap: float) -> Rung:
         retransmissions=retrans,
         achieved_per_s=achieved,
         cpu_us_each=cpu_window * 1e6 / max(len(window), 1),
+        db_us_each=(cpu.at(end, also_only=True) - cpu.at(start, also_only=True))
+        * 1e6
+        / max(len(window), 1),
         avg_ms=avg,
         p50_ms=percentile(window, 50),
         p99_ms=percentile(window, 99),

@@ -61,8 +61,11 @@ def table(results: list[SystemResult], kind: str) -> list[str]:
             continue
         mark = "" if passed else f" (none; lowest rung {rung.rate}/s failed: {rung.why})"
         ratio = "1" if result is peer else _ratio(rate, peer_rate)
+        cpu = f"{rung.cpu_us_each:.0f}"
+        if rung.db_us_each:
+            cpu += f" (database {rung.db_us_each:.0f})"
         lines.append(
-            f"| {result.name} | {rate}{mark} | {rung.cpu_us_each:.0f} | {_ms(rung.p50_ms)} | "
+            f"| {result.name} | {rate}{mark} | {cpu} | {_ms(rung.p50_ms)} | "
             f"{_ms(rung.p99_ms)} | {rung.avg_ms:.1f} | {ratio} |"
         )
     return lines
@@ -119,8 +122,9 @@ def write(
         *table(results, "refresh"),
         "",
         "CPU µs each: CPU time of the server (pbx: main process and SIP workers with their",
-        "threads; Kamailio: main process and all its workers) divided by the successful",
-        "registrations (refreshes: inside the steady window), at the best passing rung.",
+        "threads, and PostgreSQL's server, whose share is given in brackets; Kamailio: main",
+        "process and all its workers) divided by the successful registrations (refreshes:",
+        "inside the steady window), at the best passing rung.",
         "p50/p99/avg: sipp -trace_rtt,",
         "REGISTER to 200 including the 401 round trip (refresh: one round trip), whole ms.",
         "",
