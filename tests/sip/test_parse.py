@@ -374,6 +374,31 @@ def test_stream_bad_content_length_is_400(value: bytes) -> None:
     assert info.value.status == 400
 
 
+@pytest.mark.parametrize(
+    ("length", "status"), [(b"lots", 400), (str(MAX_MESSAGE_SIZE).encode(), 513)]
+)
+def test_stream_error_carries_the_headers_to_answer_with(length: bytes, status: int) -> None:
+    framer = StreamFramer()
+    framer.feed(
+        b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKx\r\nCall-ID: c1\r\n"
+        b"Content-Length: " + length + b"\r\n\r\n"
+    )
+    with pytest.raises(ParseError) as info:
+        framer.next_message()
+    assert info.value.status == status
+    assert not info.value.is_response
+    assert info.value.partial is not None
+    assert info.value.partial.get("call-id") == "c1"
+
+
+def test_stream_error_in_a_response_is_marked_as_one() -> None:
+    framer = StreamFramer()
+    framer.feed(b"SIP/2.0 200 OK\r\nCall-ID: c1\r\nContent-Length: x\r\n\r\n")
+    with pytest.raises(ParseError) as info:
+        framer.next_message()
+    assert info.value.is_response
+
+
 def test_stream_small_max_message() -> None:
     framer = StreamFramer(max_message=len(REGISTER) - 1)
     framer.feed(REGISTER)

@@ -1,6 +1,7 @@
 """TCP glue on real sockets (127.0.0.1, ephemeral port) with a real Endpoint in the same
 event loop: Content-Length framing however the bytes are cut, answers on the same
-connection, CRLF keepalive pongs, and a connection closed on unframeable input.
+connection, CRLF keepalive pongs, and a connection closed on unframeable input (after
+a 400 or 513 saying why, when the message's headers allow an answer).
 
 Timeouts below only stop a broken test from hanging; nothing asserts on time.
 """
@@ -143,6 +144,31 @@ def test_crlf_keepalive_gets_a_pong_even_when_split() -> None:
 def test_unframeable_stream_closes_the_connection() -> None:
     async def scenario(endpoint: Endpoint, client: Client, events: list[Event]) -> None:
         await client.send(b"OPTIONS sip:example.com SIP/2.0\r\nContent-Length: lots\r\n\r\n")
+        assert await asyncio.wait_for(client.reader.read(), WAIT) == b""
+
+    asyncio.run(with_server(scenario))
+
+
+def test_unframeable_message_is_answered_then_closed() -> None:
+    """RFC 3261 §18.3: the stream cannot be cut further, but the sender learns why."""
+
+    async def scenario(endpoint: Endpoint, client: Client, events: list[Event]) -> None:
+        bad = options("bad-length", client.port).replace(b"Content-Length: 0", b"Content-Length: x")
+        await client.send(bad)
+        response = await client.response()
+        assert (response.status, response.headers.get("call-id")) == (400, "bad-length")
+        assert "Content-Length" in response.reason + (response.headers.get("warning") or "")
+        assert await asyncio.wait_for(client.reader.read(), WAIT) == b""
+
+    asyncio.run(with_server(scenario))
+
+
+def test_oversized_declared_body_is_answered_513_then_closed() -> None:
+    async def scenario(endpoint: Endpoint, client: Client, events: list[Event]) -> None:
+        huge = options("huge", client.port).replace(b"Content-Length: 0", b"Content-Length: 999999")
+        await client.send(huge)
+        response = await client.response()
+        assert (response.status, response.headers.get("call-id")) == (513, "huge")
         assert await asyncio.wait_for(client.reader.read(), WAIT) == b""
 
     asyncio.run(with_server(scenario))

@@ -92,6 +92,15 @@ class Endpoint:
             return _DROP  # keepalive, or a response: we have no client transactions
         return self.receive_request(message, source, now)
 
+    def reject(self, error: ParseError, source: Source) -> Outcome:
+        """The answer to a message a stream could not be cut into (RFC 3261 §18.3: a
+        malformed or too large Content-Length): 400 or 513 addressed from its headers,
+        so the sender learns why before the connection closes; nothing for a response
+        or when the headers were not readable."""
+        if error.is_response or error.partial is None:
+            return _DROP
+        return self._answer_error(error.partial, source, error)
+
     def receive_request(self, request: Request, source: Source, now: float) -> Outcome:
         """Handle a parsed request (transaction cache, validation, dispatch)."""
         key = self._transaction_key(request, source)

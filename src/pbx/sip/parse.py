@@ -251,7 +251,8 @@ class StreamFramer:
     messages (RFC 5626 §3.5.1) is skipped and counted in ``pings`` so the transport can
     answer it. A message without Content-Length has an empty body, as RFC 3261 says a
     stream message must carry one. Errors that make the stream unusable raise
-    ``ParseError``; the transport answers if it can and closes the connection.
+    ``ParseError``, with the message's headers when its head was whole, so that the
+    transport can answer (``Endpoint.reject``) before it closes the connection.
     """
 
     def __init__(self, max_message: int = MAX_MESSAGE_SIZE) -> None:
@@ -291,10 +292,16 @@ class StreamFramer:
             head_end, body_start = crlf, crlf + 4
         else:
             head_end, body_start = lf, lf + 2
-        length = self._content_length(bytes(buf[:head_end]))
-        total = body_start + length
-        if total > self._max:
-            raise ParseError(513, "Message Too Large")
+        head = bytes(buf[:head_end])
+        try:
+            total = body_start + self._content_length(head)
+            if total > self._max:
+                raise ParseError(513, "Message Too Large")
+        except ParseError as exc:
+            # The head is whole: its headers let the transport address the answer.
+            raise ParseError(
+                exc.status, exc.reason, _salvage(head), head.startswith(b"SIP/")
+            ) from None
         if len(buf) < total:
             return None
         message = bytes(buf[:total])

@@ -95,6 +95,9 @@ class TcpConnection(asyncio.Protocol):
                 message = self._framer.next_message()
             except ParseError as exc:
                 log.info("closing TCP connection from %s: %s", self._source.host, exc.reason)
+                rejection = self._endpoint.reject(exc, self._source).data
+                if rejection is not None and self._transport is not None:
+                    self._transport.write(rejection)  # close() sends it first
                 self._close()
                 return
             if self._framer.pings and self._transport is not None:
