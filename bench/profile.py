@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
@@ -32,6 +33,8 @@ _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 _COMPILED = "CPyDef_"
 _WRAPPER = "CPyPy_"
 _UNNAMED = re.compile(r"0x[0-9a-f]+ \(")
+#: Seconds per py-spy recording (``run._profile`` records one window after another).
+WINDOW_S = 5
 
 
 def py_spy() -> str | None:
@@ -54,7 +57,7 @@ def start(pid: int, seconds: int, out: Path, gil: bool = False) -> subprocess.Po
         "--subprocesses",  # pbx's SIP workers
         *(["--gil"] if gil else []),
     ]  # fmt: skip
-    with (out.parent / "py-spy.log").open("wb") as log:
+    with (out.parent / "py-spy.log").open("ab") as log:
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -76,15 +79,20 @@ def _ours(frame: str) -> bool:
     return "(pbx/" in frame or frame.endswith(" [C]")
 
 
-def top(raw: Path, n: int = 12) -> dict[str, list[tuple[str, float]]]:
+def top(raws: Sequence[Path], n: int = 12) -> dict[str, list[tuple[str, float]]]:
     """The ``n`` heaviest functions by own share of samples (see the module
-    docstring) and by inclusive share (pbx's own functions)."""
+    docstring) and by inclusive share (pbx's own functions), over every recording
+    in ``raws`` that was written."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
-    if not raw.exists():
-        return {"self": [], "inclusive": []}
-    for line in raw.read_text(errors="replace").splitlines():
+    lines = [
+        line
+        for raw in raws
+        if raw.exists()
+        for line in raw.read_text(errors="replace").splitlines()
+    ]
+    for line in lines:
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -115,15 +116,18 @@ def bench_system(
             say=say,
         )
     mid = None if args.quick else ladder.bisect_rate(result.register)
-    profile_it = do_profile and result.register.best is not None
-    if (mid is not None or profile_it) and time.monotonic() < deadline:
+    if mid is not None and time.monotonic() < deadline:
         with start() as system:
             load = Load(system, users, args.step, work / "register-2", args.sipp_processes)
-            if mid is not None:
-                _bisect(result.register, ladder.registration_rung(load, mid))
-            best = result.register.best
-            if profile_it and best is not None and time.monotonic() < deadline:
-                result.profile = _profile(load, best.rate, work, gil=args.profile_gil)
+            _bisect(result.register, ladder.registration_rung(load, mid))
+    best = result.register.best
+    if do_profile and best is not None and time.monotonic() < deadline:
+        # A system of its own: py-spy 0.4 in native mode crashed (SIGSEGV, nothing
+        # written) attaching to a pbx that had just run a rung, in two full runs and
+        # in a separate try; on a fresh pbx it records.
+        with start() as system:
+            load = Load(system, users, args.step, work / "register-3", args.sipp_processes)
+            result.profile = _profile(load, best.rate, work, gil=args.profile_gil)
     if args.no_refresh or time.monotonic() >= deadline:
         return result
     best = result.register.best
@@ -155,32 +159,50 @@ def _bisect(climb: ladder.Climb, rung: ladder.Rung) -> None:
 def _profile(
     load: Load, rate: int, work: Path, gil: bool = False
 ) -> dict[str, list[tuple[str, float]]]:
-    """Record pbx with py-spy during one more rung at its best rate."""
+    """Record pbx with py-spy during one more rung at its best rate.
+
+    In windows of ``profile.WINDOW_S`` one after the other, each its own py-spy: in
+    native mode py-spy 0.4 sometimes dies of SIGSEGV while sampling pbx under load
+    (two full runs came back empty, 20 s recordings), and a crash then loses one
+    window, not the profile.
+    """
     folder = work / "profile"
     folder.mkdir(parents=True, exist_ok=True)
-    raw = folder / "pbx.raw.txt"
-    recorder = profile.start(load.system.pid, max(3, int(load.step_s)), raw, gil=gil)
-    if recorder is None:
+    if profile.py_spy() is None:
         say("  (py-spy not installed: no profile; `.venv/bin/pip install py-spy`)")
         return {}
     say(f"  profiling pbx with py-spy at {rate}/s")
-    try:
-        rung = ladder.registration_rung(Load(load.system, load.users, load.step_s, folder), rate)
-        say(rung.line() + "  (profiled)")
-        # py-spy resolves the native symbols of every process before it writes: on a
-        # loaded machine that can take a while after the recording ends.
-        recorder.wait(180)
-    except subprocess.TimeoutExpired:
-        say("  (py-spy did not finish writing within 180 s)")
-    finally:
-        if recorder.poll() is None:
+    rungs: list[ladder.Rung] = []
+    driver = threading.Thread(
+        target=lambda: rungs.append(
+            ladder.registration_rung(Load(load.system, load.users, load.step_s, folder), rate)
+        )
+    )
+    driver.start()
+    raws: list[Path] = []
+    crashed: list[str] = []
+    while driver.is_alive():
+        raw = folder / f"pbx-{len(raws)}.raw.txt"
+        recorder = profile.start(load.system.pid, profile.WINDOW_S, raw, gil=gil)
+        assert recorder is not None
+        try:
+            # py-spy resolves the native symbols of every process before it writes:
+            # on a loaded machine that can take a while after the window ends.
+            recorder.wait(profile.WINDOW_S + 120)
+        except subprocess.TimeoutExpired:
             recorder.kill()
             recorder.wait()
-    top = profile.top(raw)
+        raws.append(raw)
+        if not raw.exists():
+            crashed.append(str(recorder.returncode))
+    driver.join()
+    if rungs:
+        say(rungs[0].line() + "  (profiled)")
+    if crashed:
+        say(f"  ({len(crashed)} of {len(raws)} py-spy windows wrote nothing: exit {crashed})")
+    top = profile.top(raws)
     if not top["self"]:
-        log = folder / "py-spy.log"
-        tail = log.read_text(errors="replace").strip()[-300:] if log.exists() else ""
-        say(f"  (the profile is empty; py-spy said: {tail or 'nothing'})")
+        say("  (the profile is empty)")
     for fn, share in top["self"][:8]:
         say(f"    {share:6.1%} self  {fn}")
     return top
