@@ -1,0 +1,118 @@
+"""Where pbx's CPU goes, by process and thread, user and system time apart.
+
+    .venv/bin/python -m bench.threads                 # 4,000 registrations/s, 20 s
+    .venv/bin/python -m bench.threads --rate 3000 --seconds 30 --workers 2
+
+Starts pbx (SQLite, 10,000 users) as ``make bench`` does, runs one registration rung,
+and reads ``/proc/PID/task/TID/stat`` of every pbx thread over the middle of the rung
+(4 s after its start to 4 s before its end, away from sipp's ramp and tail). Prints,
+per thread, the cores it used and its user and system microseconds per registration
+(of all registrations, so the workers' figures add up). Why: the bench's table gives
+one figure per system; deciding what to cut needs to know whether the time is the
+kernel's (system calls: sending, receiving, the links) or pbx's own Python work, and
+which process spends it (a SIP worker, the main process's loop, its database writer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench import ladder, procs, servers
+from bench.users import accounts
+
+TICKS = os.sysconf("SC_CLK_TCK")
+#: Seconds left out at each end of the rung.
+MARGIN_S = 4.0
+
+#: (pid, tid, thread name) -> (user seconds, system seconds)
+Times = dict[tuple[int, int, str], tuple[float, float]]
+
+
+def thread_times(pids: list[int]) -> Times:
+    """User and system CPU seconds of every thread of ``pids``, now."""
+    out: Times = {}
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                raw = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+            except OSError:
+                continue
+            name = raw[raw.index("(") + 1 : raw.rindex(")")]
+            fields = raw[raw.rindex(")") + 2 :].split()
+            # after the name: state(0) ... utime(11) stime(12)
+            out[(pid, int(tid), name)] = (int(fields[11]) / TICKS, int(fields[12]) / TICKS)
+    return out
+
+
+def report(before: Times, after: Times, seconds: float, rate: int, main_pid: int) -> list[str]:
+    """One line per thread that used at least 1% of a core, and the totals."""
+    lines = []
+    user_total = system_total = 0.0
+    for key in sorted(after):
+        if key not in before:
+            continue
+        user = after[key][0] - before[key][0]
+        system = after[key][1] - before[key][1]
+        user_total += user
+        system_total += system
+        if user + system < 0.01 * seconds:
+            continue
+        pid, tid, name = key
+        role = "main process" if pid == main_pid else "SIP worker"
+        role += "" if tid == pid else f", thread {tid}"
+        lines.append(
+            f"  {role} (pid {pid}, {name}): {(user + system) / seconds:.2f} cores; per "
+            f"registration {user / seconds / rate * 1e6:.0f} µs user, "
+            f"{system / seconds / rate * 1e6:.0f} µs system"
+        )
+    lines.append(
+        f"  all pbx threads: {user_total / seconds / rate * 1e6:.0f} µs user, "
+        f"{system_total / seconds / rate * 1e6:.0f} µs system per registration"
+    )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=int, default=4000, help="registrations/s")
+    parser.add_argument("--seconds", type=float, default=20.0, help="rung length")
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    if args.seconds <= 2 * MARGIN_S + 1:
+        parser.error(f"--seconds must be more than {2 * MARGIN_S + 1:g}")
+    users = accounts(args.users)
+    with tempfile.TemporaryDirectory(prefix="pbx-threads-") as tmp:
+        work = Path(tmp)
+        database: dict[str, object] = {"type": "sqlite", "path": str(work / "pbx.db")}
+        with servers.pbx("pbx", work / "pbx", users, database, workers=args.workers) as system:
+            pids = procs.descendants(system.pid)
+            window: list[str] = []
+
+            def measure() -> None:
+                time.sleep(MARGIN_S)
+                before, started = thread_times(pids), time.monotonic()
+                time.sleep(args.seconds - 2 * MARGIN_S)
+                after, took = thread_times(pids), time.monotonic() - started
+                window.extend(report(before, after, took, args.rate, system.pid))
+
+            sampler = threading.Thread(target=measure)
+            sampler.start()
+            load = ladder.Load(system, users, args.seconds, work / "rung")
+            rung = ladder.registration_rung(load, args.rate)
+            sampler.join()
+    print(rung.line())
+    print("\n".join(window))
+
+
+if __name__ == "__main__":
+    main()
