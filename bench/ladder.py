@@ -44,7 +44,7 @@ class CpuSampler:
     """
 
     def __init__(self, pid: int, every: float = 0.25, also: tuple[int, ...] = ()) -> None:
-        self.pids = (pid, *also)
+        self.pid = pid
         self.also = also
         self.every = every
         self.samples: list[tuple[float, float]] = []
@@ -57,7 +57,7 @@ class CpuSampler:
     def _sample(self) -> None:
         now = time.time()
         also = sum(procs.cpu_seconds(pid) for pid in self.also)
-        self.samples.append((now, procs.cpu_seconds(self.pids[0]) + also))
+        self.samples.append((now, procs.cpu_seconds(self.pid) + also))
         self.also_samples.append((now, also))
         self.machine.append(machine_busy_seconds())
 

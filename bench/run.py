@@ -122,9 +122,8 @@ def bench_system(
             _bisect(result.register, ladder.registration_rung(load, mid))
     best = result.register.best
     if do_profile and best is not None and time.monotonic() < deadline:
-        # A system of its own: py-spy 0.4 in native mode crashed (SIGSEGV, nothing
-        # written) attaching to a pbx that had just run a rung, in two full runs and
-        # in a separate try; on a fresh pbx it records.
+        # A system of its own, like every other rung: the bisect's pbx may have just
+        # been overloaded, and its backlog would weigh on the profiled rung.
         with start() as system:
             load = Load(system, users, args.step, work / "register-3", args.sipp_processes)
             result.profile = _profile(load, best.rate, work, gil=args.profile_gil)
