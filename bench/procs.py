@@ -20,13 +20,37 @@ from pathlib import Path
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name (which may hold spaces)."""
+def _stat(path: str) -> tuple[str, list[str]] | None:
+    """The command name in a /proc stat file, and the fields after it (the name may
+    hold spaces and brackets, hence the search from the right)."""
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
+        text = Path(path).read_text()
     except OSError:
         return None
-    return text[text.rfind(")") + 2 :].split()
+    return text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name."""
+    stat = _stat(f"/proc/{pid}/stat")
+    return None if stat is None else stat[1]
+
+
+def thread_times(pid: int) -> dict[tuple[int, str], tuple[float, float]]:
+    """(thread id, thread name) -> (user, system) CPU seconds of each live thread of
+    ``pid`` (``bench.threads``)."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return {}
+    out = {}
+    for tid in tids:
+        stat = _stat(f"/proc/{pid}/task/{tid}/stat")
+        if stat is not None:
+            name, fields = stat
+            # after the name: state(0) ... utime(11) stime(12)
+            out[(int(tid), name)] = (int(fields[11]) / TICKS, int(fields[12]) / TICKS)
+    return out
 
 
 def descendants(root: int) -> list[int]:

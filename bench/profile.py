@@ -57,7 +57,7 @@ def start(pid: int, seconds: int, out: Path, gil: bool = False) -> subprocess.Po
         "--subprocesses",  # pbx's SIP workers
         *(["--gil"] if gil else []),
     ]  # fmt: skip
-    with (out.parent / "py-spy.log").open("ab") as log:
+    with out.with_suffix(".log").open("wb") as log:
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
 

@@ -193,12 +193,13 @@ def _profile(
             recorder.wait()
         raws.append(raw)
         if not raw.exists():
-            crashed.append(str(recorder.returncode))
+            said = raw.with_suffix(".log").read_text(errors="replace").strip()
+            crashed.append(f"exit {recorder.returncode}: {said[-120:] or 'nothing'}")
     driver.join()
     if rungs:
         say(rungs[0].line() + "  (profiled)")
     if crashed:
-        say(f"  ({len(crashed)} of {len(raws)} py-spy windows wrote nothing: exit {crashed})")
+        say(f"  ({len(crashed)} of {len(raws)} py-spy windows wrote nothing: {crashed})")
     top = profile.top(raws)
     if not top["self"]:
         say("  (the profile is empty)")

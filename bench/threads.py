@@ -25,7 +25,6 @@ from pathlib import Path
 from bench import ladder, procs, servers
 from bench.users import accounts
 
-TICKS = os.sysconf("SC_CLK_TCK")
 #: Seconds left out at each end of the rung.
 MARGIN_S = 4.0
 
@@ -35,22 +34,11 @@ Times = dict[tuple[int, int, str], tuple[float, float]]
 
 def thread_times(pids: list[int]) -> Times:
     """User and system CPU seconds of every thread of ``pids``, now."""
-    out: Times = {}
-    for pid in pids:
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                raw = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-            except OSError:
-                continue
-            name = raw[raw.index("(") + 1 : raw.rindex(")")]
-            fields = raw[raw.rindex(")") + 2 :].split()
-            # after the name: state(0) ... utime(11) stime(12)
-            out[(pid, int(tid), name)] = (int(fields[11]) / TICKS, int(fields[12]) / TICKS)
-    return out
+    return {
+        (pid, tid, name): times
+        for pid in pids
+        for (tid, name), times in procs.thread_times(pid).items()
+    }
 
 
 def report(before: Times, after: Times, seconds: float, rate: int, main_pid: int) -> list[str]:
