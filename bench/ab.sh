@@ -12,8 +12,8 @@
 # put first on the path by PYTHONPATH. Needs `make core` done here first.
 # bench/patches/README.md says what each patch measures and what it showed.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 patch="$(realpath "${1:?usage: bench/ab.sh PATCH}")"
+cd "$(dirname "$0")/.."
 rounds="${ROUNDS:-2}"
 rate="${RATE:-4000}"
 venv="$(realpath "${VENV:-.venv}")"
