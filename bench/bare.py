@@ -20,6 +20,7 @@ import re
 import uvloop
 
 from bench.users import REALM, accounts
+from pbx.transport.bind import bind_socket
 
 _AUTH_RE = re.compile(r'(\w+)=(?:"([^"]*)"|([^\s,]+))')
 _COPIED = ("via", "from", "to", "call-id", "cseq", "v", "f", "t", "i")
@@ -76,7 +77,10 @@ async def serve(port: int, users: int) -> None:
         for a in accounts(users)
     }
     loop = asyncio.get_running_loop()
-    await loop.create_datagram_endpoint(lambda: Bare(ha1), local_addr=("127.0.0.1", port))
+    # The socket pbx binds (bind_socket: an 8 MiB receive buffer), so a burst waits in
+    # the kernel as it does for pbx instead of being dropped and retransmitted.
+    sock = bind_socket("udp", "127.0.0.1", port)
+    await loop.create_datagram_endpoint(lambda: Bare(ha1), sock=sock)
     await asyncio.Event().wait()
 
 

@@ -134,13 +134,16 @@ class Rung:
     other_cores: float
     # Of cpu_us_each, what the database server used (PostgreSQL; 0 for the others).
     db_us_each: float = 0.0
+    # Datagrams dropped at a full receive buffer meanwhile (procs.udp_receive_drops).
+    dropped: int = 0
 
     def line(self) -> str:
         """One progress line for the console."""
         verdict = "pass" if self.passed else f"FAIL ({self.why})"
         return (
             f"  {self.rate:>6}/s: {self.ok}/{self.attempts} ok, {self.failed} failed, "
-            f"{self.retransmissions} retrans, {self.achieved_per_s:.0f}/s achieved, "
+            f"{self.retransmissions} retrans, {self.dropped} dropped, "
+            f"{self.achieved_per_s:.0f}/s achieved, "
             f"{self.cpu_us_each:.0f} us CPU each{self._db()}, avg {self.avg_ms:.1f} ms, "
             f"p50 {self.p50_ms:.0f} ms, p99 {self.p99_ms:.0f} ms, sipp {self.sipp_cores:.2f} "
             f"cores, others {self.other_cores:.2f} cores -> {verdict}"
@@ -184,6 +187,7 @@ def registration_rung(load: Load, rate: int) -> Rung:
     folder.mkdir(parents=True, exist_ok=True)
     scenario = sipp.render("register.xml", folder, {})
     calls = int(rate * load.step_s)
+    drops = procs.udp_receive_drops()
     with CpuSampler(load.system.pid, also=load.system.also) as cpu:
         run = sipp.run(
             folder,
@@ -196,6 +200,7 @@ def registration_rung(load: Load, rate: int) -> Rung:
             timeout_s=load.step_s + 15,  # a lost packet ends its call after 11.5 s
             processes=load.sipp_processes,
         )
+    drops = procs.udp_receive_drops() - drops
     ok = run.counter("SuccessfulCall")
     failed = calls - ok  # calls never created or still open at sipp's timeout included
     retrans = run.counter("Retransmissions")
@@ -225,6 +230,7 @@ def registration_rung(load: Load, rate: int) -> Rung:
         sipp_cores=run.children_cpu_s / max(run.wall_s, 1e-9),
         other_cores=cpu.others_cores(run.children_cpu_s),
         db_us_each=cpu.total(also_only=True) * 1e6 / max(ok, 1),
+        dropped=drops,
     )
 
 
@@ -247,6 +253,7 @@ def refresh_rung(load: Load, rate: int, ramp_cap: float) -> Rung:
         folder,
         {"REFRESHES": str(refreshes), "PERIOD_MS": str(round(period * 1000))},
     )
+    drops = procs.udp_receive_drops()
     with CpuSampler(load.system.pid, also=load.system.also) as cpu:
         run = sipp.run(
             folder,
@@ -259,6 +266,7 @@ def refresh_rung(load: Load, rate: int, ramp_cap: float) -> Rung:
             timeout_s=ramp_s + refreshes * period * 1.5 + 15,
             processes=load.sipp_processes,
         )
+    drops = procs.udp_receive_drops() - drops
     start = run.started + ramp_s + period
     end = start + load.step_s
     window = run.rtts(2, start, end)
@@ -295,6 +303,7 @@ def refresh_rung(load: Load, rate: int, ramp_cap: float) -> Rung:
         sipp_exit=run.exit_codes,
         sipp_cores=run.children_cpu_s / max(run.wall_s, 1e-9),
         other_cores=cpu.others_cores(run.children_cpu_s),
+        dropped=drops,
     )
 
 

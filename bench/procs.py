@@ -91,6 +91,16 @@ def status_kib(pid: int, key: str) -> int:
     return 0
 
 
+def udp_receive_drops() -> int:
+    """Datagrams the kernel has dropped because a socket's receive buffer was full
+    (``RcvbufErrors`` in /proc/net/snmp, machine-wide). Why: a dropped request looks
+    to sipp like a slow answer, and its retransmission fails a rung; this tells a
+    buffer too small from a server too slow."""
+    lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()]
+    names, values = [fields for fields in lines if fields[0] == "Udp:"][:2]
+    return int(values[names.index("RcvbufErrors")])
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port free for both UDP and TCP on ``host``."""
     for _ in range(100):
