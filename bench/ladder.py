@@ -234,6 +234,15 @@ def registration_rung(load: Load, rate: int) -> Rung:
     )
 
 
+def refresh_plan(users: int, rate: int, ramp_cap: float) -> tuple[int, float, float, float]:
+    """(phones, refresh period s, start rate /s, ramp s) of a refresh rung: one phone
+    per account up to ``rate``, each refreshing every phones/rate seconds, started at
+    ``ramp_cap``/s at most. The steady window begins one period after the ramp."""
+    phones = min(users, rate)
+    ramp_rate = max(50.0, min(phones / 2, ramp_cap))
+    return phones, phones / rate, ramp_rate, phones / ramp_rate
+
+
 def refresh_rung(load: Load, rate: int, ramp_cap: float) -> Rung:
     """Steady state: phones refreshing with a still-valid nonce, ``rate`` refreshes/s.
 
@@ -243,10 +252,7 @@ def refresh_rung(load: Load, rate: int, ramp_cap: float) -> Rung:
     """
     folder = load.folder / f"refresh-{rate}"
     folder.mkdir(parents=True, exist_ok=True)
-    phones = min(len(load.users), rate)
-    period = phones / rate
-    ramp_rate = max(50.0, min(phones / 2, ramp_cap))
-    ramp_s = phones / ramp_rate
+    phones, period, ramp_rate, ramp_s = refresh_plan(len(load.users), rate, ramp_cap)
     refreshes = math.ceil((ramp_s + load.step_s) / period) + 3  # margin after the window
     scenario = sipp.render(
         "refresh.xml",

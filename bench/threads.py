@@ -2,10 +2,12 @@
 
     .venv/bin/python -m bench.threads                 # 4,000 registrations/s, 20 s
     .venv/bin/python -m bench.threads --rate 3000 --seconds 30 --workers 2
+    .venv/bin/python -m bench.threads --refresh --rate 6000   # steady-state refreshes
 
-Starts pbx (SQLite, 10,000 users) as ``make bench`` does, runs one registration rung,
-and reads ``/proc/PID/task/TID/stat`` of every pbx thread over the middle of the rung
-(4 s after its start to 4 s before its end, away from sipp's ramp and tail). Prints,
+Starts pbx (SQLite, 10,000 users) as ``make bench`` does, runs one registration rung
+(or, with ``--refresh``, one refresh rung: rates are then refreshes/s), and reads
+``/proc/PID/task/TID/stat`` of every pbx thread over the middle of the rung (4 s after
+its start, or after the phones' ramp, to 4 s before its end). Prints,
 per thread, the cores it used and its user and system microseconds per registration
 (of all registrations, so the workers' figures add up). Why: the bench's table gives
 one figure per system; deciding what to cut needs to know whether the time is the
@@ -75,10 +77,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="rung length")
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--refresh", action="store_true", help="a steady-state refresh rung instead"
+    )
     args = parser.parse_args()
     if args.seconds <= 2 * MARGIN_S + 1:
         parser.error(f"--seconds must be more than {2 * MARGIN_S + 1:g}")
     users = accounts(args.users)
+    # A refresh rung first starts its phones (as make bench does, at half the rate);
+    # only the steady part after that is measured.
+    ramp_cap = args.rate / 2
+    ramp_s = 0.0
+    if args.refresh:
+        _, period, _, ramp = ladder.refresh_plan(len(users), args.rate, ramp_cap)
+        ramp_s = ramp + period
     with tempfile.TemporaryDirectory(prefix="pbx-threads-") as tmp:
         work = Path(tmp)
         database: dict[str, object] = {"type": "sqlite", "path": str(work / "pbx.db")}
@@ -87,7 +99,7 @@ def main() -> None:
             window: list[str] = []
 
             def measure() -> None:
-                time.sleep(MARGIN_S)
+                time.sleep(ramp_s + MARGIN_S)
                 before, started = thread_times(pids), time.monotonic()
                 time.sleep(args.seconds - 2 * MARGIN_S)
                 after, took = thread_times(pids), time.monotonic() - started
@@ -96,7 +108,10 @@ def main() -> None:
             sampler = threading.Thread(target=measure)
             sampler.start()
             load = ladder.Load(system, users, args.seconds, work / "rung")
-            rung = ladder.registration_rung(load, args.rate)
+            if args.refresh:
+                rung = ladder.refresh_rung(load, args.rate, ramp_cap)
+            else:
+                rung = ladder.registration_rung(load, args.rate)
             sampler.join()
     print(rung.line())
     print("\n".join(window))

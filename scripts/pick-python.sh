@@ -6,9 +6,9 @@
 # Why the distribution's first: Debian (and Ubuntu, Fedora) build their CPython with
 # profile-guided optimisation and link-time optimisation. On a pyenv or source build
 # made without --enable-optimizations, the sans-IO core needs 20 to 30% more CPU per
-# registration and the whole service 10 to 15% more (bench/README.md, "Session
-# of 2026-11-28 from 01:10 UTC: the interpreter"); such a build comes first on PATH on many developer machines, this one
-# included.
+# registration and the whole service 10 to 15% more (bench/README.md, "Session of
+# 2026-11-28 from 01:10 UTC: the interpreter"); such a build comes first on PATH on
+# many developer machines, this one included.
 set -euo pipefail
 usable() {
     "$1" -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))' \
