@@ -1,6 +1,7 @@
 """The phone inventory's vocabulary: what we observed, what we keep, and how to ask.
 
-``Sighting`` is one authenticated registration; ``PhoneRecord`` is one row of
+``Sighting`` is one authenticated registration (``sighting.py``, compiled: a SIP
+worker builds one per registration); ``PhoneRecord`` is one row of
 ``registered_phones``; ``PhoneStore`` is the protocol that the memory and SQL stores
 implement (``memory.py``, ``sql.py``), so that the tracker and the API never know
 which one they hold.
@@ -12,113 +13,17 @@ never make a whole group commit fail.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-#: Column widths of ``registered_phones`` (the users' schema, kept exactly).
-MAC_LEN = 20
-EXTENSION_LEN = 20
-USER_AGENT_LEN = 255
-IP_LEN = 50
-CONTACT_LEN = 255
+from pbx.phones.sighting import Sighting as Sighting
+from pbx.phones.sighting import as_utc as as_utc
 
 #: Sort key used for rows whose ``last_registered`` is NULL (written by a user script):
 #: they come last, in both stores.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """Return ``value`` as an aware UTC datetime; naive values are refused, not guessed."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: pass an aware (UTC) datetime")
-    return value.astimezone(UTC)
-
-
-def _limited(name: str, value: str | None, limit: int, *, truncate: bool) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    if len(value) > limit:
-        if truncate:
-            return value[:limit]
-        raise ValueError(f"{name} longer than {limit} characters: {value[:60]!r}")
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class Sighting:
-    """One authenticated registration observed: the unit the store records.
-
-    ``mac_address`` is the identity module's normalised MAC (or None when the phone
-    revealed none). Free text (User-Agent, Contact) is cut to its column width;
-    identifiers (extension, IP, MAC) that do not fit are refused.
-    """
-
-    extension: str
-    ip_address: str
-    mac_address: str | None
-    user_agent: str | None
-    contact_uri: str | None
-    at: datetime
-
-    def __post_init__(self) -> None:
-        ext = _limited("extension", self.extension, EXTENSION_LEN, truncate=False)
-        ip = _limited("ip_address", self.ip_address, IP_LEN, truncate=False)
-        if ext is None or ip is None:
-            raise ValueError("a sighting needs an extension and an IP address")
-        set_ = object.__setattr__
-        set_(self, "extension", ext)
-        set_(self, "ip_address", ip)
-        set_(
-            self, "mac_address", _limited("mac_address", self.mac_address, MAC_LEN, truncate=False)
-        )
-        set_(
-            self,
-            "user_agent",
-            _limited("user_agent", self.user_agent, USER_AGENT_LEN, truncate=True),
-        )
-        set_(
-            self,
-            "contact_uri",
-            _limited("contact_uri", self.contact_uri, CONTACT_LEN, truncate=True),
-        )
-        set_(self, "at", as_utc(self.at))
-
-    def __reduce__(self) -> tuple[Callable[..., Sighting], tuple[Any, ...]]:
-        """Pickle as a plain tuple: SIP workers send every sighting to the main process,
-        and the dataclass default (a state dict per object, checks on load) cost about
-        three times as much both ways. The fields were checked when it was built."""
-        return _restore_sighting, (
-            self.extension,
-            self.ip_address,
-            self.mac_address,
-            self.user_agent,
-            self.contact_uri,
-            self.at,
-        )
-
-
-def _restore_sighting(
-    extension: str,
-    ip_address: str,
-    mac_address: str | None,
-    user_agent: str | None,
-    contact_uri: str | None,
-    at: datetime,
-) -> Sighting:
-    sighting = object.__new__(Sighting)
-    set_ = object.__setattr__
-    set_(sighting, "extension", extension)
-    set_(sighting, "ip_address", ip_address)
-    set_(sighting, "mac_address", mac_address)
-    set_(sighting, "user_agent", user_agent)
-    set_(sighting, "contact_uri", contact_uri)
-    set_(sighting, "at", at)
-    return sighting
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,8 @@ from datetime import UTC, datetime
 
 from pbx.phones.identity import identify_mac
 from pbx.phones.memory import MemoryPhoneStore
-from pbx.phones.store import ALL, PhoneFilter, PhoneRecord, PhoneStore, Sighting
+from pbx.phones.sighting import Sighting
+from pbx.phones.store import ALL, PhoneFilter, PhoneRecord, PhoneStore
 from pbx.sip.events import Event, Registered
 
 log = logging.getLogger("pbx.phones")

@@ -1,0 +1,101 @@
+"""``Sighting``: one authenticated registration observed, the unit the store records.
+
+Why a module of its own: a SIP worker builds one per registration and pickles it to
+the main process, which rebuilds it. As a dataclass in ``store.py`` (interpreted: the
+generated ``__init__``, ``__post_init__`` and its checks) that was about 7% of a
+worker's CPU under load (bench/README.md); this module is compiled with mypyc
+(scripts/compiled-modules.txt), and ``store.py`` re-exports what it defines, so the
+rest of the program still imports ``Sighting`` from there.
+
+The constructor normalises and enforces the column limits (h11 style): a sighting
+that PostgreSQL would reject (a VARCHAR overflow) cannot exist, so one bad phone can
+never make a whole group commit fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+#: Column widths of ``registered_phones`` (the users' schema, kept exactly).
+MAC_LEN = 20
+EXTENSION_LEN = 20
+USER_AGENT_LEN = 255
+IP_LEN = 50
+CONTACT_LEN = 255
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return ``value`` as an aware UTC datetime; naive values are refused, not guessed."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: pass an aware (UTC) datetime")
+    return value.astimezone(UTC)
+
+
+def _limited(name: str, value: str | None, limit: int, *, truncate: bool) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) > limit:
+        if truncate:
+            return value[:limit]
+        raise ValueError(f"{name} longer than {limit} characters: {value[:60]!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One authenticated registration observed.
+
+    ``mac_address`` is the identity module's normalised MAC (or None when the phone
+    revealed none). Free text (User-Agent, Contact) is cut to its column width;
+    identifiers (extension, IP, MAC) that do not fit are refused.
+    """
+
+    extension: str
+    ip_address: str
+    mac_address: str | None
+    user_agent: str | None
+    contact_uri: str | None
+    at: datetime
+
+    def __post_init__(self) -> None:
+        ext = _limited("extension", self.extension, EXTENSION_LEN, truncate=False)
+        ip = _limited("ip_address", self.ip_address, IP_LEN, truncate=False)
+        if ext is None or ip is None:
+            raise ValueError("a sighting needs an extension and an IP address")
+        set_ = object.__setattr__
+        set_(self, "extension", ext)
+        set_(self, "ip_address", ip)
+        set_(
+            self, "mac_address", _limited("mac_address", self.mac_address, MAC_LEN, truncate=False)
+        )
+        set_(
+            self,
+            "user_agent",
+            _limited("user_agent", self.user_agent, USER_AGENT_LEN, truncate=True),
+        )
+        set_(
+            self,
+            "contact_uri",
+            _limited("contact_uri", self.contact_uri, CONTACT_LEN, truncate=True),
+        )
+        set_(self, "at", as_utc(self.at))
+
+    def __reduce__(self) -> tuple[Callable[..., Sighting], tuple[Any, ...]]:
+        """Pickle as the constructor and a plain tuple: SIP workers send every sighting
+        to the main process, and the dataclass default (a state dict per object) costs
+        about three times as much both ways. Rebuilding checks the fields again, which
+        changes nothing: they were normalised when it was first built."""
+        return Sighting, (
+            self.extension,
+            self.ip_address,
+            self.mac_address,
+            self.user_agent,
+            self.contact_uri,
+            self.at,
+        )
