@@ -480,6 +480,17 @@ def test_accept_refuses_what_check_would_refuse() -> None:
     assert nonces.accept(nonce, 4)
 
 
+def test_nonces_are_url_safe_base64_read_back_whole() -> None:
+    # Every nonce is the URL-safe alphabet (no quote, no '+' or '/' to escape), and the
+    # manager reads back the ones that use '-' and '_' too (the encoding is by hand).
+    nonces = NonceManager(SECRET)
+    issued = [nonces.issue(float(i)) for i in range(200)]
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{48}", n) for n in issued)
+    assert any("-" in n for n in issued) and any("_" in n for n in issued)
+    for n in issued:
+        assert nonces.check(n, 1, 250.0) is NonceStatus.VALID, n
+
+
 def _flip(text: str, index: int) -> str:
     replacement = "A" if text[index] != "A" else "B"
     return text[:index] + replacement + text[index + 1 :]

@@ -32,7 +32,7 @@ verified, so a captured valid ``Authorization`` replayed later is refused (REPLA
 
 from __future__ import annotations
 
-import base64
+import binascii
 import enum
 import hashlib
 import hmac
@@ -418,6 +418,10 @@ _TAG_BYTES: Final = 16
 _NONCE_BYTES: Final = _NONCE_BODY.size + _TAG_BYTES
 _NONCE_CHARS: Final = _NONCE_BYTES * 4 // 3
 _NONCE_RE: Final = re.compile(rf"[A-Za-z0-9_-]{{{_NONCE_CHARS}}}")
+#: URL-safe base64 by hand (what ``base64.urlsafe_b64encode`` does, without its
+#: interpreted wrappers, once per 401).
+_TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")
 _NONCE_DOMAIN: Final = b"pbx-nonce\0"
 # Recorded as the "last nc" of a nonce used without qop: above every 8-hex-digit nc, so
 # any further use is a replay.
@@ -498,7 +502,8 @@ class NonceManager:
             self._table.pop(oldest, None)
         self._counter = (self._counter + 1) & 0xFFFFFFFF
         body = _NONCE_BODY.pack(now, self._counter, self._random8())
-        nonce = base64.urlsafe_b64encode(body + self._tag(body)).decode("ascii")
+        encoded = binascii.b2a_base64(body + self._tag(body), newline=False)
+        nonce = encoded.translate(_TO_URLSAFE).decode("ascii")
         self._table[nonce] = (now, 0)
         self._order.append((now, nonce))
         return nonce
@@ -506,7 +511,7 @@ class NonceManager:
     def _is_ours(self, nonce: str) -> bool:
         if _NONCE_RE.fullmatch(nonce) is None:
             return False
-        raw = base64.urlsafe_b64decode(nonce)
+        raw = binascii.a2b_base64(nonce.encode("ascii").translate(_FROM_URLSAFE))
         body, tag = raw[: _NONCE_BODY.size], raw[_NONCE_BODY.size :]
         return hmac.compare_digest(self._tag(body), tag)
 

@@ -133,9 +133,12 @@ class Uri:
     @property
     def user_unescaped(self) -> str | None:
         """The user part with %HH escapes decoded (``null-%00-null`` -> 'null-\\x00-null')."""
-        if self.user is None:
-            return None
-        return unquote(self.user, errors="surrogateescape")
+        user = self.user
+        if user is None or "%" not in user:
+            # Nearly every user part has no escape: urllib's unquote would find that
+            # out too, but it is interpreted Python, called for every REGISTER's To.
+            return user
+        return unquote(user, errors="surrogateescape")
 
     @property
     def host_bare(self) -> str:
