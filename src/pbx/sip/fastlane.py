@@ -61,7 +61,7 @@ _READ = frozenset(
 _TAIL = f"Server: {SERVER_NAME}\r\nContent-Length: 0\r\n\r\n"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class FastRegister:
     """A REGISTER read by the fast lane: the registrar's input and how to answer it."""
 
@@ -69,6 +69,19 @@ class FastRegister:
     key: tuple[str, ...]  # the transaction key (see ``pbx.sip.transactions``)
     copied: str  # Via (stamped), From, To (with our tag), Call-ID, CSeq lines
     destination: Destination
+
+    def __init__(
+        self,
+        register: RegisterInput,
+        key: tuple[str, ...],
+        copied: str,
+        destination: Destination,
+    ) -> None:
+        # Written out: a dataclass's generated __init__ is interpreted (see Binding).
+        self.register = register
+        self.key = key
+        self.copied = copied
+        self.destination = destination
 
     def answer(self, status: int, reason: str, extra: list[tuple[str, str]]) -> bytes:
         """The response, byte for byte what ``build_response`` + ``serialize_response``

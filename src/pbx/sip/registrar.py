@@ -16,7 +16,7 @@ import heapq
 import math
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pbx.sip import digest
 from pbx.sip.errors import SipError
@@ -66,9 +66,14 @@ class RegistrarPolicy:
     nonce_ttl: float = 300.0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Binding:
-    """One contact bound to an extension."""
+    """One contact bound to an extension.
+
+    Its ``__init__`` is written out (here and in the other classes built per REGISTER):
+    the one ``dataclass`` generates is interpreted Python even in the compiled core,
+    and costs several times a compiled one.
+    """
 
     contact: NameAddr
     contact_raw: str
@@ -79,13 +84,37 @@ class Binding:
     source: Source
     user_agent: str | None
 
+    def __init__(
+        self,
+        contact: NameAddr,
+        contact_raw: str,
+        call_id: str,
+        cseq: int,
+        expires_at: float,
+        expires: int,
+        source: Source,
+        user_agent: str | None,
+    ) -> None:
+        self.contact = contact
+        self.contact_raw = contact_raw
+        self.call_id = call_id
+        self.cseq = cseq
+        self.expires_at = expires_at
+        self.expires = expires
+        self.source = source
+        self.user_agent = user_agent
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class _Plan:
     """What one REGISTER will do, computed fully before anything is applied."""
 
-    upserts: list[tuple[str, NameAddr, str, int]] = field(default_factory=list)
-    removals: list[str] = field(default_factory=list)
+    upserts: list[tuple[str, NameAddr, str, int]]
+    removals: list[str]
+
+    def __init__(self) -> None:
+        self.upserts = []
+        self.removals = []
 
 
 def _format_param(name: str, value: str | None) -> str:
@@ -97,12 +126,13 @@ def _format_param(name: str, value: str | None) -> str:
     return f';{name}="{escaped}"'
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class RegisterInput:
     """What the registrar reads from a REGISTER, parsed and checked for syntax.
 
     Not frozen only because a frozen dataclass costs microseconds to build (one
     ``object.__setattr__`` per field) and one is built per REGISTER; nothing changes it.
+    Its ``__init__`` is written out for the same reason (see ``Binding``).
 
     ``fields`` are the request's header fields as the parser produced them, carried
     into the events for device identification.
@@ -118,6 +148,30 @@ class RegisterInput:
     cseq: CSeq
     authorizations: tuple[str, ...]
     fields: tuple[tuple[str, str], ...]
+
+    def __init__(
+        self,
+        uri: str,
+        extension: str,
+        contacts: tuple[tuple[str, NameAddr], ...],
+        wildcard: bool,
+        expires: int | None,
+        user_agent: str | None,
+        call_id: str,
+        cseq: CSeq,
+        authorizations: tuple[str, ...],
+        fields: tuple[tuple[str, str], ...],
+    ) -> None:
+        self.uri = uri
+        self.extension = extension
+        self.contacts = contacts
+        self.wildcard = wildcard
+        self.expires = expires
+        self.user_agent = user_agent
+        self.call_id = call_id
+        self.cseq = cseq
+        self.authorizations = authorizations
+        self.fields = fields
 
 
 def read_register(request: Request) -> RegisterInput:
