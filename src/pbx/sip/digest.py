@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from pbx.sip.errors import SipError
+from pbx.sip.frozen import assign_once, refuse_delete
 
 __all__ = [
     "ALGORITHMS",
@@ -127,7 +128,7 @@ class UnsupportedSchemeError(SipError):
         super().__init__(401, "Unauthorized")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Credentials:
     """A parsed Digest ``Authorization`` value.
 
@@ -146,6 +147,37 @@ class Credentials:
     qop: str | None = None
     nc: str | None = None
     opaque: str | None = None
+
+    def __init__(
+        self,
+        username: str,
+        realm: str,
+        nonce: str,
+        uri: str,
+        response: str,
+        algorithm: str = "MD5",
+        cnonce: str | None = None,
+        qop: str | None = None,
+        nc: str | None = None,
+        opaque: str | None = None,
+    ) -> None:
+        # Written out, with the two methods below: see ``pbx.sip.frozen``.
+        self.username = username
+        self.realm = realm
+        self.nonce = nonce
+        self.uri = uri
+        self.response = response
+        self.algorithm = algorithm
+        self.cnonce = cnonce
+        self.qop = qop
+        self.nc = nc
+        self.opaque = opaque
+
+    def __setattr__(self, name: str, value: object) -> None:
+        assign_once(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        refuse_delete(name)
 
     @property
     def nonce_count(self) -> int | None:

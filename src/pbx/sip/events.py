@@ -1,4 +1,5 @@
-"""Events the registrar emits, as frozen dataclasses (h11 style).
+"""Events the registrar emits, as immutable dataclasses (h11 style; built the cheap
+way ``pbx.sip.frozen`` describes).
 
 They carry everything the phone inventory needs (source address and transport,
 extension, User-Agent, the Contact as sent and the request's headers for MAC
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pbx.sip.frozen import assign_once, refuse_delete
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Source:
     """Where a message really came from (the packet's address, not what Via claims)."""
 
@@ -18,8 +21,19 @@ class Source:
     port: int
     transport: str  # "udp" | "tcp" | "tls"
 
+    def __init__(self, host: str, port: int, transport: str) -> None:
+        self.host = host
+        self.port = port
+        self.transport = transport
 
-@dataclass(frozen=True, slots=True)
+    def __setattr__(self, name: str, value: object) -> None:
+        assign_once(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        refuse_delete(name)
+
+
+@dataclass(init=False, unsafe_hash=True)
 class BindingEvent:
     """Common fields of every binding event.
 
@@ -42,28 +56,58 @@ class BindingEvent:
     at: float
     headers: tuple[tuple[str, str], ...] = ()
 
+    def __init__(
+        self,
+        extension: str,
+        source: Source,
+        user_agent: str | None,
+        contact: str,
+        contact_uri: str,
+        contact_params: tuple[tuple[str, str | None], ...],
+        call_id: str,
+        expires: int,
+        at: float,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self.extension = extension
+        self.source = source
+        self.user_agent = user_agent
+        self.contact = contact
+        self.contact_uri = contact_uri
+        self.contact_params = contact_params
+        self.call_id = call_id
+        self.expires = expires
+        self.at = at
+        self.headers = headers
 
-@dataclass(frozen=True, slots=True)
+    def __setattr__(self, name: str, value: object) -> None:
+        assign_once(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        refuse_delete(name)
+
+
+@dataclass(init=False, unsafe_hash=True)
 class BindingCreated(BindingEvent):
     """A new contact was bound to the extension."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)
 class BindingRefreshed(BindingEvent):
     """An existing binding was re-registered (its expiry moved)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)
 class BindingRemoved(BindingEvent):
     """The phone removed a binding (``Expires: 0``, ``expires=0`` or ``Contact: *``)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True)
 class BindingExpired(BindingEvent):
     """A binding ran out without being refreshed."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class AuthFailed:
     """A REGISTER carried credentials that did not verify (or named no known user).
 
@@ -76,8 +120,23 @@ class AuthFailed:
     reason: str
     at: float
 
+    def __init__(
+        self, extension: str, source: Source, user_agent: str | None, reason: str, at: float
+    ) -> None:
+        self.extension = extension
+        self.source = source
+        self.user_agent = user_agent
+        self.reason = reason
+        self.at = at
 
-@dataclass(frozen=True, slots=True)
+    def __setattr__(self, name: str, value: object) -> None:
+        assign_once(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        refuse_delete(name)
+
+
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Registered:
     """An authenticated REGISTER was accepted (emitted once per request, after the
     binding events), so a tracker can record the phone even for a fetch-only
@@ -89,6 +148,28 @@ class Registered:
     contacts: tuple[str, ...]
     at: float
     headers: tuple[tuple[str, str], ...] = ()
+
+    def __init__(
+        self,
+        extension: str,
+        source: Source,
+        user_agent: str | None,
+        contacts: tuple[str, ...],
+        at: float,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        self.extension = extension
+        self.source = source
+        self.user_agent = user_agent
+        self.contacts = contacts
+        self.at = at
+        self.headers = headers
+
+    def __setattr__(self, name: str, value: object) -> None:
+        assign_once(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        refuse_delete(name)
 
 
 Event = BindingEvent | AuthFailed | Registered

@@ -13,6 +13,7 @@ from functools import lru_cache
 from urllib.parse import unquote
 
 from pbx.sip.errors import SipError
+from pbx.sip.frozen import assign_once, refuse_delete
 from pbx.sip.message import split_unquoted
 
 # token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
@@ -113,7 +114,7 @@ def has_param(params: tuple[tuple[str, str | None], ...], name: str) -> bool:
     return any(key == name for key, _ in params)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class Uri:
     """A parsed URI. For sip/sips everything is split out; other schemes keep ``opaque``."""
 
@@ -124,6 +125,31 @@ class Uri:
     params: tuple[tuple[str, str | None], ...] = ()
     headers: str | None = None  # the text after '?', untouched
     opaque: str = ""  # for non-SIP schemes: everything after the colon
+
+    def __init__(
+        self,
+        scheme: str,
+        user: str | None = None,
+        host: str = "",
+        port: int | None = None,
+        params: tuple[tuple[str, str | None], ...] = (),
+        headers: str | None = None,
+        opaque: str = "",
+    ) -> None:
+        # Written out, with the two methods below: see ``pbx.sip.frozen``.
+        self.scheme = scheme
+        self.user = user
+        self.host = host
+        self.port = port
+        self.params = params
+        self.headers = headers
+        self.opaque = opaque
+
+    def __setattr__(self, name: str, value: object) -> None:
+        assign_once(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        refuse_delete(name)
 
     @property
     def is_sip(self) -> bool:
@@ -224,7 +250,7 @@ def _parse_hostport(text: str) -> tuple[str, int | None]:
     return host, port
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class NameAddr:
     """A From/To/Contact value: optional display name, URI, header parameters.
 
@@ -237,6 +263,27 @@ class NameAddr:
     uri: Uri
     params: tuple[tuple[str, str | None], ...]
     bracketed: bool
+
+    def __init__(
+        self,
+        display: str | None,
+        uri_text: str,
+        uri: Uri,
+        params: tuple[tuple[str, str | None], ...],
+        bracketed: bool,
+    ) -> None:
+        # Written out, with the two methods below: see ``pbx.sip.frozen``.
+        self.display = display
+        self.uri_text = uri_text
+        self.uri = uri
+        self.params = params
+        self.bracketed = bracketed
+
+    def __setattr__(self, name: str, value: object) -> None:
+        assign_once(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        refuse_delete(name)
 
     @property
     def tag(self) -> str | None:
@@ -423,12 +470,23 @@ def _checked_via(
     return Via(transport=transport.upper(), host=host, port=port, params=params)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(init=False, unsafe_hash=True, slots=True)
 class CSeq:
     """``CSeq: 1234 REGISTER``."""
 
     seq: int
     method: str
+
+    def __init__(self, seq: int, method: str) -> None:
+        # Written out, with the two methods below: see ``pbx.sip.frozen``.
+        self.seq = seq
+        self.method = method
+
+    def __setattr__(self, name: str, value: object) -> None:
+        assign_once(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        refuse_delete(name)
 
 
 _CSEQ_RE = re.compile(r"\s*([0-9]+)\s+(" + TOKEN + r")\s*\Z")
