@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from pbx.sip.errors import SipError
 from pbx.sip.events import Event, Source
 from pbx.sip.fastlane import FastRegister, read_fast
+from pbx.sip.frozen import assign_once, refuse_delete
 from pbx.sip.grammar import RFC1123_DATE_RE, parse_cseq, parse_name_addr, parse_uri, parse_via
 from pbx.sip.message import Headers, Request, Response, serialize_response, split_list
 from pbx.sip.parse import SINGLE_HEADERS, ParseError, parse_message
@@ -40,18 +41,37 @@ KNOWN_METHODS = frozenset(
 _REQUIRED = ("via", "from", "to", "call-id", "cseq")
 
 
-class Outcome(NamedTuple):
+@dataclass(init=False, unsafe_hash=True, slots=True)
+class Outcome:
     """What to do after a message: send ``data`` (to ``destination`` for UDP; on the
     same connection for TCP) after handing ``events`` to whoever listens.
 
-    A named tuple rather than a frozen dataclass: one is built per message, and a
-    frozen dataclass costs a microsecond or more to build on the hot path.
+    One is built per message: immutable the cheap way ``pbx.sip.frozen`` describes
+    (a named tuple's constructor is interpreted Python).
     """
 
     data: bytes | None
     destination: Destination | None
     events: tuple[Event, ...] = ()
     status: int = 0
+
+    def __init__(
+        self,
+        data: bytes | None,
+        destination: Destination | None,
+        events: tuple[Event, ...] = (),
+        status: int = 0,
+    ) -> None:
+        self.data = data
+        self.destination = destination
+        self.events = events
+        self.status = status
+
+    def __setattr__(self, name: str, value: object) -> None:
+        assign_once(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        refuse_delete(name)
 
 
 _DROP = Outcome(None, None)
