@@ -6,9 +6,7 @@ worker builds one per registration); ``PhoneRecord`` is one row of
 implement (``memory.py``, ``sql.py``), so that the tracker and the API never know
 which one they hold.
 
-Constructors normalise and enforce the column limits (h11 style): a sighting that
-PostgreSQL would reject (a VARCHAR overflow) cannot exist, so one bad phone can
-never make a whole group commit fail.
+``Sighting``'s constructor enforces the column limits (``sighting.py`` says why).
 """
 
 from __future__ import annotations

@@ -5,16 +5,17 @@ Why: ``@dataclass(frozen=True)`` sets every field in ``__init__`` with
 Python. The core built five such objects per registration (the request URI, the
 Contact, the credentials, a binding event, ``Registered``) at about 0.2 µs a field.
 
-The classes that replace them are ``@dataclass(init=False, unsafe_hash=True)``,
-with ``slots=True`` where nothing subclasses them (mypyc compiles the stores of a
-slotted class with subclasses as checked assignments too), keeping equality, hash,
-repr and ``dataclasses.replace``, with ``__init__`` written
-out, which mypyc compiles into direct stores, and ``__setattr__``/``__delattr__``
-handing over to the functions below, so code outside still gets
-``FrozenInstanceError``. Each class defines the two methods itself: inherited from a
-shared base, they would make mypyc compile the stores in ``__init__`` as ordinary
-(checked) attribute assignments. Run interpreted (without ``make core``), the same
-``__init__`` goes through ``__setattr__``, which lets each field be set once.
+The classes that replace them are ``@dataclass(init=False, unsafe_hash=True)``
+(``slots=True`` too where nothing subclasses them: mypyc compiles the stores of a
+slotted class with subclasses as checked assignments), so equality, hash, repr and
+``dataclasses.replace`` stay as they were. Their ``__init__`` is written out, which
+mypyc compiles into direct stores, and their ``__setattr__``/``__delattr__`` hand
+over to the functions below, so code outside still gets ``FrozenInstanceError``.
+Each class defines those two methods itself (the repetition is deliberate):
+inherited from a shared base, they would make mypyc compile the stores in
+``__init__`` as checked attribute assignments again. Run interpreted (without
+``make core``), the same ``__init__`` goes through ``__setattr__``, which lets each
+field be set once.
 """
 
 from __future__ import annotations
