@@ -23,7 +23,7 @@ from pbx.sip import digest
 from pbx.sip.endpoint import Endpoint
 from pbx.sip.errors import SipError
 from pbx.sip.events import AuthFailed, Event, Source
-from pbx.sip.fastlane import FastRegister, read_fast
+from pbx.sip.fastlane import FastRegister, _plain_via, read_fast
 from pbx.sip.message import Request, serialize_response
 from pbx.sip.parse import ParseError, parse_message
 from pbx.sip.registrar import Registrar, RegistrarPolicy, read_register
@@ -173,6 +173,10 @@ VARIANTS: dict[str, list[str | None]] = {
         "Via: SIP/2.0/UDP 127.0.0.1:6000;branch=z9hG4bKx, SIP/2.0/UDP 10.0.0.1",
         "Via:  SIP/2.0/UDP 127.0.0.1:6000 ;branch=z9hG4bKx",
         "v: SIP/2.0/UDP 127.0.0.1:6000;branch=z9hG4bKx;rport;rport",
+        "Via: SIP/2.0/UDP 127.0.0.1:6000;rport;branch=z9hG4bKx;rport",
+        "Via: SIP/2.0/UDP 127.0.0.1:0;rport;branch=z9hG4bKx",
+        "Via: SIP/2.0/UDP 127.0.0.1:65535;branch=z9hG4bK.!%*_+`'~-x",
+        "Via: SIP/2.0/UDP 127.0.0.1:6000;rport;branch=z9hG4bK",
     ],
     "from": [
         None,
@@ -274,6 +278,43 @@ def variant(choices: dict[str, int], eol: str) -> bytes:
     if eol != "\r\n":
         data = data.replace(b"\r\n", eol.encode())
     return data
+
+
+@pytest.mark.parametrize(
+    ("via", "expected"),
+    [
+        # The common shape (one match), rport on either side of the branch or none.
+        (
+            "SIP/2.0/UDP 127.0.0.1:6000;branch=z9hG4bK1-0;rport",
+            ("127.0.0.1", 6000, "z9hG4bK1-0", True),
+        ),
+        ("SIP/2.0/UDP 127.0.0.1:6000;rport;branch=z9hG4bKx", ("127.0.0.1", 6000, "z9hG4bKx", True)),
+        (
+            "SIP/2.0/UDP host.example;branch=z9hG4bK.!%*_+`'~-",
+            ("host.example", None, "z9hG4bK.!%*_+`'~-", False),
+        ),
+        ("SIP/2.0/UDP 127.0.0.1:65535;branch=z9hG4bKx", ("127.0.0.1", 65535, "z9hG4bKx", False)),
+        # Other parameters: the general reading.
+        ("SIP/2.0/UDP 127.0.0.1;x=1;branch=z9hG4bKx;y", ("127.0.0.1", None, "z9hG4bKx", False)),
+        ("SIP/2.0/UDP 127.0.0.1;rport;x;branch=z9hG4bKx", ("127.0.0.1", None, "z9hG4bKx", True)),
+        # Not plain: None, from either reading.
+        ("SIP/2.0/UDP 127.0.0.1:6000;rport;branch=z9hG4bKx;rport", None),
+        ("SIP/2.0/UDP 127.0.0.1:6000;branch=z9hG4bKx;rport;rport", None),
+        ("SIP/2.0/UDP 127.0.0.1:0;branch=z9hG4bKx", None),
+        ("SIP/2.0/UDP 127.0.0.1:65536;rport;branch=z9hG4bKx", None),
+        ("SIP/2.0/UDP 127.0.0.1:6000;branch=z9hG4bK", None),
+        ("SIP/2.0/UDP 127.0.0.1:6000;branch=z9hG4bK;rport", None),
+        ("SIP/2.0/UDP 127.0.0.1:6000;branch=1234;rport", None),
+        ("SIP/2.0/UDP 127.0.0.1:6000;Branch=z9hG4bKx", None),
+        ("SIP/2.0/UDP 127.0.0.1:6000;branch=z9hG4bKx;RPORT", None),
+        ("SIP/2.0/UDP 127.0.0.1:6000;branch=z9hG4bKx;rport=5", None),
+        ("SIP/2.0/UDP 127.0.0.1:6000;branch=z9hG4bKx;received=1.2.3.4", None),
+        ("SIP/2.0/UDP 127.0.0.1:6000;branch=z9hG4bKx;branch=z9hG4bKy", None),
+        ("SIP/2.0/TCP 127.0.0.1:6000;branch=z9hG4bKx", None),
+    ],
+)
+def test_plain_via(via: str, expected: tuple[str, int | None, str, bool] | None) -> None:
+    assert _plain_via(via) == expected
 
 
 def test_messages_the_fast_lane_must_leave_alone() -> None:

@@ -50,6 +50,12 @@ _VIA_RE = re.compile(
     rf"SIP/2\.0/UDP ({SIMPLE_HOST})(?::([0-9]{{1,5}}))?((?:;{SIMPLE_TOKEN}(?:={SIMPLE_TOKEN})?)*)\Z"
 )
 _PARAM_RE = re.compile(rf";({SIMPLE_TOKEN})(?:=({SIMPLE_TOKEN}))?")
+#: The Via nearly every phone sends: a branch and perhaps a bare rport, nothing else.
+#: One match instead of ``_VIA_RE`` and a scan of the parameters (a third of the time).
+_COMMON_VIA_RE = re.compile(
+    rf"SIP/2\.0/UDP ({SIMPLE_HOST})(?::([0-9]{{1,5}}))?(;rport)?"
+    rf";branch=({MAGIC_COOKIE}{SIMPLE_TOKEN})(;rport)?\Z"
+)
 #: Headers the registrar reads or the endpoint checks: a repeated one (a second Via, a
 #: second Contact line, two Expires ...) is left to the general path.
 _READ = frozenset(
@@ -231,6 +237,17 @@ def _plain_via(via: str) -> tuple[str, int | None, str, bool] | None:
     """(sent-by host, port, branch, rport) of a Via in the shape ``parse_via`` accepts at
     once, with an RFC 3261 branch, a bare ``rport`` or none, and no ``received``;
     None otherwise."""
+    common = _COMMON_VIA_RE.match(via)
+    if common is not None:
+        host, port_text, rport_before, branch, rport_after = common.groups()
+        if rport_before is not None and rport_after is not None:
+            return None  # rport twice
+        port = None
+        if port_text is not None:
+            port = int(port_text)
+            if not 0 < port < 65536:
+                return None
+        return host, port, branch, rport_before is not None or rport_after is not None
     m = _VIA_RE.match(via)
     if m is None:
         return None
