@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import gc
 import logging
 import secrets
@@ -35,6 +34,7 @@ from pbx.sip.events import Event
 from pbx.sip.registrar import Registrar, RegistrarPolicy
 from pbx.transport.addresses import listen_hosts
 from pbx.transport.bind import Bound, bind_all
+from pbx.transport.date_header import DateHeader
 from pbx.transport.sink import EventSink
 from pbx.transport.tcp import TcpSteer, serve_tcp
 from pbx.transport.udp import Steer, serve_udp
@@ -74,16 +74,7 @@ def build_endpoint(settings: Settings) -> Endpoint:
     def lookup(username: str, algorithm: str) -> str | None:
         return table.get((username, algorithm))
 
-    last: list[object] = [None, ""]
-
-    def date() -> str:
-        # One formatting per second, not per 200 OK.
-        second = int(time.time())
-        if last[0] != second:
-            last[0], last[1] = second, email.utils.formatdate(second, usegmt=True)
-        return str(last[1])
-
-    registrar = Registrar(policy, lookup, secrets.token_bytes(32), date=date)
+    registrar = Registrar(policy, lookup, secrets.token_bytes(32), date=DateHeader())
     return Endpoint(registrar)
 
 
