@@ -242,21 +242,29 @@ def _plain_via(via: str) -> tuple[str, int | None, str, bool] | None:
         host, port_text, rport_before, branch, rport_after = common.groups()
         if rport_before is not None and rport_after is not None:
             return None  # rport twice
-        port = None
-        if port_text is not None:
-            port = int(port_text)
-            if not 0 < port < 65536:
-                return None
-        return host, port, branch, rport_before is not None or rport_after is not None
-    m = _VIA_RE.match(via)
-    if m is None:
-        return None
-    host, port_text, params = m.groups()
+        rport = rport_before is not None or rport_after is not None
+    else:
+        m = _VIA_RE.match(via)
+        if m is None:
+            return None
+        host, port_text, params = m.groups()
+        read = _branch_and_rport(params)
+        if read is None:
+            return None
+        branch, rport = read
     port = None
     if port_text is not None:
         port = int(port_text)
         if not 0 < port < 65536:
             return None
+    return host, port, branch, rport
+
+
+def _branch_and_rport(params: str) -> tuple[str, bool] | None:
+    """The branch and whether a bare ``rport`` is there, from Via parameters in any
+    order; None for a second branch or rport, ``received``, an rport with a value,
+    ``branch`` or ``rport`` not in lower case, or a branch without the RFC 3261 magic
+    cookie."""
     branch = None
     rport = False
     for name, value in _PARAM_RE.findall(params):
@@ -273,4 +281,4 @@ def _plain_via(via: str) -> tuple[str, int | None, str, bool] | None:
             return None
     if branch is None or not branch.startswith(MAGIC_COOKIE) or branch == MAGIC_COOKIE:
         return None
-    return host, port, branch, rport
+    return branch, rport
