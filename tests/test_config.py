@@ -76,6 +76,7 @@ def test_defaults_match_the_documented_values(tmp_path: Path) -> None:
         "sip_port": 5060,
         "transports": ("udp", "tcp"),
         "workers": 1,
+        "kernel_steering": True,
     }
     assert loaded.registrar.model_dump() == {
         "realm": "pbx",

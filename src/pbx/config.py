@@ -173,6 +173,10 @@ class ServerSettings(_Section):
     port (SO_REUSEPORT); each extension belongs to one of them, and the main process
     commits their rows and serves the API (README, "Several SIP workers"). Use up to
     the number of cores."""
+    kernel_steering: bool = True
+    """With several workers, let the kernel hand each UDP REGISTER to the worker that
+    owns its extension (a classic BPF program on the port, Linux 4.5+), instead of the
+    worker the source address picks passing it on. Off: the workers pass every one."""
 
 
 class ApiSettings(_Section):

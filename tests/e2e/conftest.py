@@ -81,8 +81,10 @@ def write_config(
     extensions: tuple[int, ...] = EXTENSIONS,
     api_port: int | None = None,
     workers: int = 1,
+    kernel_steering: bool | None = None,
 ) -> Path:
-    """A complete config.yml for a loopback server (JSON is valid YAML)."""
+    """A complete config.yml for a loopback server (JSON is valid YAML); ``None``
+    leaves a setting at its default."""
     api: dict[str, object] = {"enabled": False}
     if api_port is not None:
         api = {"enabled": True, "host": "127.0.0.1", "port": api_port}
@@ -92,6 +94,7 @@ def write_config(
             "sip_port": port,
             "transports": ["udp", "tcp"],
             "workers": workers,
+            **({} if kernel_steering is None else {"kernel_steering": kernel_steering}),
         },
         "api": api,
         "database": {"type": "sqlite", "path": str(folder / "pbx.db")},
@@ -197,6 +200,7 @@ def running_pbx(
     extensions: tuple[int, ...] = EXTENSIONS,
     api_port: int | None = None,
     workers: int = 1,
+    kernel_steering: bool | None = None,
 ) -> Iterator[PbxServer]:
     """Start ``python -m pbx serve``, wait until it answers OPTIONS, stop it gracefully.
 
@@ -204,7 +208,7 @@ def running_pbx(
     """
     folder.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    config = write_config(folder, port, extensions, api_port, workers)
+    config = write_config(folder, port, extensions, api_port, workers, kernel_steering)
     log_path = folder / "pbx.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env = {k: v for k, v in env.items() if not k.upper().startswith("PBX_")}

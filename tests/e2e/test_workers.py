@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from pbx.cluster.worker import HEARTBEAT
 from tests.e2e.conftest import free_port, running_pbx, write_config
 from tests.e2e.sipclient import SipClient
 from tests.e2e.test_inventory import get_json, wait_api
@@ -108,14 +109,22 @@ def _passed_on_and_taken_over(health: Any) -> bool:
     return passed > 0 and passed == sum(w["taken_over"] for w in workers)
 
 
+def _passed_on(health: Any) -> int:
+    return sum(w["passed_on"] for w in health["sip"]["workers"])
+
+
+@pytest.mark.parametrize("kernel_steering", [False, True], ids=["workers-pass", "kernel-steers"])
 def test_an_extension_is_one_registrar_whichever_worker_the_kernel_picks(
-    tmp_path: Path,
+    tmp_path: Path, kernel_steering: bool
 ) -> None:
-    """Phones of one extension from many source ports reach both workers; the worker
-    owning the extension answers them all, so max_contacts, a fetch and Contact: *
-    see every binding, as with one process."""
+    """Phones of one extension from many source ports: the worker owning the extension
+    answers them all, so max_contacts, a fetch and Contact: * see every binding, as
+    with one process. Without the kernel's steering they reach both workers and one
+    passes them to the other; with it, the kernel hands every UDP one to the owner."""
     api_port = free_port()
-    with running_pbx(tmp_path / "pbx", api_port=api_port, workers=2) as server:
+    with running_pbx(
+        tmp_path / "pbx", api_port=api_port, workers=2, kernel_steering=kernel_steering
+    ) as server:
         wait_api(api_port)
         clients = [SipClient(server.address) for _ in range(12)]
         try:
@@ -131,8 +140,15 @@ def test_an_extension_is_one_registrar_whichever_worker_the_kernel_picks(
             assert cleared.status == 200
             _, fetch = clients[0].register("1042", "secret1042", contact=None)
             assert fetch.values("contact") == []
-            # Some went through the other worker (12 sources: all on one, 2**-11).
-            _health_when(api_port, _passed_on_and_taken_over)
+            if kernel_steering:
+                # Every UDP REGISTER reached the owner: none passed on (the other
+                # variant shows these sources do cross). The counts come with the
+                # workers' heartbeats: wait for one after the last REGISTER.
+                time.sleep(HEARTBEAT + 0.5)
+                assert _passed_on(get_json(api_port, "/api/health")) == 0
+            else:
+                # Some went through the other worker (12 sources: all on one, 2**-11).
+                _health_when(api_port, _passed_on_and_taken_over)
 
             # TCP: each connection stays where the kernel put it; its REGISTERs are
             # answered by the owner all the same, on the same connection.

@@ -7,7 +7,8 @@ order. A worker that receives a REGISTER for an extension another worker owns
 (``pbx.sip.steering.owner``) passes the datagram to it over their private link; the
 owner answers through its own socket on the same address and port, so to the phone
 nothing changed. Passing costs one read of the To header here and one message per
-loop iteration and peer.
+loop iteration and peer. Over UDP the kernel usually delivers a REGISTER to its owner
+already (``pbx.transport.kernel_steering``); this catches the rest.
 
 Over TCP the connection stays in the worker that accepted it: the owner answers a
 message passed to it and sends the answer back, once its row is committed, for

@@ -7,7 +7,9 @@ Order matters and is kept here:
    worker exists, so no row written by this run can be cleared by it.
 2. This process binds every SIP socket, one per worker (SO_REUSEPORT), before any
    worker starts: the kernel's spread of phones over them is fixed from the first
-   packet, and a port in use is one clear error.
+   packet, and a port in use is one clear error. With ``server.kernel_steering`` the
+   kernel hands each UDP REGISTER to the worker owning its extension
+   (``pbx.transport.kernel_steering``); what it cannot read, the workers pass on.
 3. The API starts once every worker is listening.
 4. On SIGTERM/SIGINT the workers stop first (closing their sockets, then waiting for
    their last commits), then the API, then the tracker.
@@ -47,6 +49,8 @@ from pbx.cluster import worker
 from pbx.cluster.wire import Link, open_link
 from pbx.config import Settings
 from pbx.phones.tracker import TrackedStore, Tracker
+from pbx.transport import kernel_steering
+from pbx.transport.bind import Bound
 
 log = logging.getLogger("pbx.cluster")
 
@@ -54,6 +58,26 @@ log = logging.getLogger("pbx.cluster")
 START_TIMEOUT = 30.0
 #: How long a stopping worker gets before it is killed.
 STOP_TIMEOUT = 10.0
+
+
+def _steer_in_kernel(bound: list[Bound], workers: int) -> None:
+    """Attach the steering program to each UDP socket group; where the kernel refuses
+    it (no SO_ATTACH_REUSEPORT_CBPF before Linux 4.5), the workers' own steering does
+    all the passing, as it does for what the program cannot read."""
+    program = kernel_steering.steering_program(workers)
+    for b in bound:
+        if b.transport != "udp":
+            continue  # a TCP SYN carries no REGISTER to read
+        try:
+            kernel_steering.attach(b.sockets[0], program)
+        except OSError as exc:
+            log.warning(
+                "kernel steering unavailable on udp %s:%d (%s); the SIP workers pass "
+                "REGISTERs to the owner of their extension themselves",
+                b.host,
+                b.port,
+                exc,
+            )
 
 
 @dataclass
@@ -92,6 +116,8 @@ class Cluster:
         count = self._settings.server.workers
         bound = bind_sip(self._settings, copies=count)
         try:
+            if count > 1 and self._settings.server.kernel_steering:
+                _steer_in_kernel(bound, count)
             for b in bound:
                 self.ports.setdefault(b.transport, []).append((b.host, b.port))
             peers: list[dict[int, socket.socket]] = [{} for _ in range(count)]

@@ -13,7 +13,6 @@ state, and the general path answers it.
 from __future__ import annotations
 
 import re
-import zlib
 
 from pbx.sip.errors import SipError
 from pbx.sip.grammar import plain_aor_user
@@ -49,7 +48,22 @@ def register_extension(data: bytes) -> str | None:
         return None
 
 
+#: The owner hash is h = h * 31 + byte over the extension's UTF-8 bytes, modulo 2**32:
+#: a multiply-add, because the kernel computes it too (``pbx.transport.kernel_steering``
+#: runs it in a classic BPF program, which has no tables for a CRC). On numbered
+#: extensions it spreads evenly (100000..109999 over 3 workers: 3333, 3334, 3333).
+OWNER_MULTIPLIER = 31
+
+
+def owner_hash(extension: str) -> int:
+    """The 32-bit hash ``owner`` reduces; the same in every process (not ``hash``,
+    which is salted per interpreter)."""
+    h = 0
+    for byte in extension.encode("utf-8", "surrogateescape"):
+        h = (h * OWNER_MULTIPLIER + byte) & 0xFFFFFFFF
+    return h
+
+
 def owner(extension: str, workers: int) -> int:
-    """The worker (0 .. workers-1) that holds ``extension``: the same in every process
-    (CRC-32, not ``hash``, which differs from one interpreter to the next)."""
-    return zlib.crc32(extension.encode("utf-8", "surrogateescape")) % workers
+    """The worker (0 .. workers-1) that holds ``extension``."""
+    return owner_hash(extension) % workers
