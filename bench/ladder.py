@@ -326,30 +326,6 @@ class Climb:
         return max(passing, key=lambda r: r.rate) if passing else None
 
 
-def climb(
-    rates: Sequence[int],
-    step: Callable[[int], Rung],
-    *,
-    deadline: float,
-    say: Callable[[str], None] = print,
-) -> Climb:
-    """Run rungs upwards until one fails (or time runs out). ``bisect_rate`` then
-    says which rate to try in between, on a freshly started system (``bench.run``):
-    the failed rung leaves a backlog behind that the next rung would begin in."""
-    rungs: list[Rung] = []
-    for rate in rates:
-        if time.monotonic() > deadline:
-            say("  (time budget spent: stopping the climb)")
-            break
-        rung = step(rate)
-        rungs.append(rung)
-        say(rung.line())
-        time.sleep(REST_S)
-        if not rung.passed:
-            break
-    return Climb(rungs)
-
-
 def bisect_rate(result: Climb) -> int | None:
     """The rate halfway (rounded to 100) between the best passing and the first
     failing rung, or None when there is no failing rung or no room between."""
@@ -360,3 +336,47 @@ def bisect_rate(result: Climb) -> int | None:
     low = max(passed, default=0)
     mid = int(round((low + failed[0]) / 2, -2))
     return mid if low < mid < failed[0] else None
+
+
+def climb_together(
+    rates: Sequence[int],
+    steps: dict[str, Callable[[int], Rung]],
+    *,
+    deadline: float,
+    say: Callable[[str], None] = print,
+    done: Callable[[str], None] = lambda name: None,
+) -> dict[str, Climb]:
+    """Climb the ladders of several systems together, rung by rung: at each rate every
+    system still climbing runs its rung before any runs the next rate, and a system
+    stops at its first failing rung (``bisect_rate`` then says which rate to try in
+    between, on a freshly started system: the failed rung leaves a backlog behind).
+
+    Why together: this machine is shared and its speed drifts over minutes; ladders
+    run one after the other carry that drift into their ratio, while rungs of one
+    rate, run back to back, meet nearly the same machine. ``done(name)`` is called
+    as soon as a system stops climbing, before the next rung: a system that failed
+    a rung still has a backlog to work off, which must not run into another
+    system's rung (``bench.run`` stops it there)."""
+    rungs: dict[str, list[Rung]] = {name: [] for name in steps}
+    climbing = list(steps)
+    for rate in rates:
+        if not climbing:
+            break
+        if time.monotonic() > deadline:
+            say("  (time budget spent: stopping the climbs)")
+            break
+        for name in list(climbing):
+            try:
+                rung = steps[name](rate)
+            except Exception as exc:  # a harness failure loses this ladder, not the others
+                say(f"!! {name} at {rate}/s: {exc}")
+                climbing.remove(name)
+                done(name)
+                continue
+            rungs[name].append(rung)
+            say(f"{rung.line()}  [{name}]")
+            if not rung.passed:
+                climbing.remove(name)
+                done(name)
+            time.sleep(REST_S)
+    return {name: Climb(found) for name, found in rungs.items()}

@@ -1,12 +1,13 @@
 """`make bench`: pbx (SQLite, then PostgreSQL) against Kamailio 5.6, in one run.
 
-    .venv/bin/python -m bench.run            # full: 10,000 users, 20 s rungs (~20 min)
+    .venv/bin/python -m bench.run            # full: 10,000 users, 20 s rungs (~34 min)
     .venv/bin/python -m bench.run --quick    # 2,000 users, 5 s rungs, SQLite only (~3 min)
 
 For each system: a ladder of initial-registration rates, a ladder of steady-state
-refresh rates, and (pbx on SQLite) a py-spy profile at its best rate; then the API at
-scale. Everything listens on 127.0.0.1 and every process started here is stopped in
-a ``finally``. Results go to bench/results/latest.{md,json}.
+refresh rates, and (pbx on SQLite) a py-spy profile at its best rate; the systems climb
+rung by rung, each rate run on every system before the next; then the API at scale.
+Everything listens on 127.0.0.1 and every process started here is stopped in a
+``finally``. Results go to bench/results/latest.{md,json}.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-profile", action="store_true", help="skip py-spy")
     parser.add_argument("--profile-gil", action="store_true",
                         help="profile only the thread holding the interpreter lock")  # fmt: skip
-    parser.add_argument("--budget", type=float, help="seconds before climbs stop (34 min/200 s)")
+    parser.add_argument("--budget", type=float, help="seconds before climbs stop (45 min/300 s)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args(argv)
     args.users = args.users or (2000 if args.quick else 10000)
@@ -74,7 +75,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     args.api_phones = args.api_phones or (20000 if args.quick else 100000)
     args.postgres = (not args.quick) if args.postgres is None else args.postgres
-    args.budget = args.budget or (200.0 if args.quick else 34 * 60.0)
+    args.budget = args.budget or (300.0 if args.quick else 45 * 60.0)
     return args
 
 
@@ -91,67 +92,148 @@ def _version(command: list[str]) -> str:
     return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "?"
 
 
-def bench_system(
-    name: str,
-    start: Callable[[], AbstractContextManager[System]],
+#: One system to bench: its name, how to start it afresh, whether to profile it.
+Entry = tuple[str, Callable[[], AbstractContextManager[System]], bool]
+#: How one ladder's rungs are run against a started system: (name, load) -> rate -> rung.
+RungFor = Callable[[str, Load], Callable[[int], ladder.Rung]]
+
+
+def bench_systems(
+    systems: list[Entry], args: argparse.Namespace, work: Path, deadline: float
+) -> list[SystemResult]:
+    """Both ladders of every system, rung by rung across the systems, their bisect
+    rungs, and a profile of the system that asks for one.
+
+    Why rung by rung: the machine is shared and drifts over minutes (Kamailio's
+    ceiling moved between 5,000 and 8,000 registrations/s from one run to the next
+    when each system climbed its ladder in turn). At each rate every system still
+    climbing now runs its rung before any system runs the next rate
+    (``ladder.climb_together``), so a ratio compares the systems on nearly the same
+    machine. Every system is started afresh for each ladder, and each bisect rung on
+    a system of its own: a ladder ends by overloading its system (retransmission
+    storms, full caches and queues), which would weigh on whatever ran next on it.
+    """
+    results = {name: SystemResult(name) for name, _, _ in systems}
+    names = ", ".join(results)
+    say(f"\n== initial registrations, rung by rung: {names}")
+    say(f"   ({args.users} users, {args.step:g} s rungs)")
+
+    def register_rung(name: str, load: Load) -> Callable[[int], ladder.Rung]:
+        return functools.partial(ladder.registration_rung, load)
+
+    climbs = _ladders(systems, "register", register_rung, args, work, deadline)
+    _bisects(systems, climbs, "register", register_rung, args, work, deadline)
+    for name, climb in climbs.items():
+        results[name].register = climb
+    for name, start, do_profile in systems:
+        registered = results[name].register
+        best = registered.best if registered is not None else None
+        if do_profile and best is not None and time.monotonic() < deadline:
+            # A system of its own, like every other rung: the bisect's may have just
+            # been overloaded, and its backlog would weigh on the profiled rung.
+            try:
+                with start() as system:
+                    folder = _folder(work, name) / "register-3"
+                    users = accounts(args.users)
+                    load = Load(system, users, args.step, folder, args.sipp_processes)
+                    results[name].profile = _profile(
+                        load, best.rate, _folder(work, name), gil=args.profile_gil
+                    )
+            except Exception as exc:  # the profile is extra: keep the ladders
+                say(f"!! {name}, profile: {exc}")
+    if args.no_refresh or time.monotonic() >= deadline:
+        return list(results.values())
+
+    caps: dict[str, float] = {}
+    for name, result in results.items():
+        best = result.register.best if result.register is not None else None
+        caps[name] = max(200.0, 0.5 * (best.rate if best else 0))
+    say("\n== steady-state refreshes, rung by rung (phones started at no more than half "
+        "of each system's best registration rate)")  # fmt: skip
+
+    def refresh_rung(name: str, load: Load) -> Callable[[int], ladder.Rung]:
+        return functools.partial(ladder.refresh_rung, load, ramp_cap=caps[name])
+
+    climbs = _ladders(systems, "refresh", refresh_rung, args, work, deadline)
+    _bisects(systems, climbs, "refresh", refresh_rung, args, work, deadline)
+    for name, climb in climbs.items():
+        results[name].refresh = climb
+    return list(results.values())
+
+
+def _folder(work: Path, name: str) -> Path:
+    """Each system's working folder, e.g. ``pbx/sqlite``, ``kamailio/5.6``."""
+    return work / name.split()[0].lower() / name.split("(")[-1].strip(")").lower()
+
+
+def _ladders(
+    systems: list[Entry],
+    phase: str,
+    rung_for: RungFor,
     args: argparse.Namespace,
     work: Path,
     deadline: float,
-    *,
-    do_profile: bool,
-) -> SystemResult:
-    """Both ladders (and optionally a profile), each against a freshly started system."""
-    result = SystemResult(name)
+) -> dict[str, ladder.Climb]:
+    """Start every system, climb their ladders together, stop each one as soon as its
+    ladder ends (and every one at the end)."""
     users = accounts(args.users)
-    say(f"\n== {name}: initial registrations ({args.users} users, {args.step:g} s rungs)")
-    # Each ladder, and each bisect rung, runs against a freshly started system: a
-    # ladder ends by overloading it (the failing rung leaves retransmission storms,
-    # full caches and queues behind), which would weigh on whatever ran next.
-    with start() as system:
-        load = Load(system, users, args.step, work / "register", args.sipp_processes)
-        result.register = ladder.climb(
-            args.rates,
-            functools.partial(ladder.registration_rung, load),
-            deadline=deadline,
-            say=say,
-        )
-    mid = None if args.quick else ladder.bisect_rate(result.register)
-    if mid is not None and time.monotonic() < deadline:
-        with start() as system:
-            load = Load(system, users, args.step, work / "register-2", args.sipp_processes)
-            _bisect(result.register, ladder.registration_rung(load, mid))
-    best = result.register.best
-    if do_profile and best is not None and time.monotonic() < deadline:
-        # A system of its own, like every other rung: the bisect's pbx may have just
-        # been overloaded, and its backlog would weigh on the profiled rung.
-        with start() as system:
-            load = Load(system, users, args.step, work / "register-3", args.sipp_processes)
-            result.profile = _profile(load, best.rate, work, gil=args.profile_gil)
-    if args.no_refresh or time.monotonic() >= deadline:
-        return result
-    best = result.register.best
-    ramp_cap = max(200.0, 0.5 * (best.rate if best else 0))
-    say(f"== {name}: steady-state refreshes (phones started at <= {ramp_cap:.0f}/s)")
-    with start() as system:
-        load = Load(system, users, args.step, work / "refresh", args.sipp_processes)
-        result.refresh = ladder.climb(
-            args.rates,
-            functools.partial(ladder.refresh_rung, load, ramp_cap=ramp_cap),
-            deadline=deadline,
-            say=say,
-        )
-    mid = None if args.quick else ladder.bisect_rate(result.refresh)
-    if mid is not None and time.monotonic() < deadline:
-        with start() as system:
-            load = Load(system, users, args.step, work / "refresh-2", args.sipp_processes)
-            _bisect(result.refresh, ladder.refresh_rung(load, mid, ramp_cap=ramp_cap))
-    return result
+    steps: dict[str, Callable[[int], ladder.Rung]] = {}
+    running: dict[str, contextlib.ExitStack] = {}
+    try:
+        for name, start, _ in systems:
+            stack = contextlib.ExitStack()
+            try:
+                system = stack.enter_context(start())
+            except Exception as exc:  # one system failing to start must not lose the others
+                say(f"!! {name}: {exc}")
+                continue
+            running[name] = stack
+            load = Load(system, users, args.step, _folder(work, name) / phase, args.sipp_processes)
+            steps[name] = rung_for(name, load)
+
+        time.sleep(ladder.REST_S)  # the last one started may still be settling
+
+        def stop(name: str) -> None:
+            running.pop(name).close()
+
+        return ladder.climb_together(args.rates, steps, deadline=deadline, say=say, done=stop)
+    finally:
+        for stack in running.values():
+            stack.close()
 
 
-def _bisect(climb: ladder.Climb, rung: ladder.Rung) -> None:
+def _bisects(
+    systems: list[Entry],
+    climbs: dict[str, ladder.Climb],
+    phase: str,
+    rung_for: RungFor,
+    args: argparse.Namespace,
+    work: Path,
+    deadline: float,
+) -> None:
+    """One rung halfway between each ladder's best and its first failure, each on a
+    freshly started system (full runs only)."""
+    if args.quick:
+        return
+    users = accounts(args.users)
+    for name, start, _ in systems:
+        climb = climbs.get(name)
+        mid = ladder.bisect_rate(climb) if climb is not None else None
+        if climb is None or mid is None or time.monotonic() >= deadline:
+            continue
+        try:
+            with start() as system:
+                folder = _folder(work, name) / f"{phase}-2"
+                load = Load(system, users, args.step, folder, args.sipp_processes)
+                _bisect(climb, rung_for(name, load)(mid), name)
+        except Exception as exc:  # keep the ladder's result
+            say(f"!! {name}, bisect: {exc}")
+
+
+def _bisect(climb: ladder.Climb, rung: ladder.Rung, name: str) -> None:
     """Add a bisect rung (run on its own fresh system) to its ladder's result."""
     climb.rungs.append(rung)
-    say(rung.line() + "  (bisect)")
+    say(f"{rung.line()}  [{name}, bisect]")
     time.sleep(ladder.REST_S)
 
 
@@ -208,9 +290,7 @@ def _profile(
     return top
 
 
-def _systems(
-    args: argparse.Namespace, work: Path
-) -> Iterator[tuple[str, Callable[[], AbstractContextManager[System]], bool]]:
+def _systems(args: argparse.Namespace, work: Path) -> Iterator[Entry]:
     users = accounts(args.users)
     if args.only != "kamailio":
         db = work / "pbx-sqlite" / "pbx.db"
@@ -281,19 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         "sipp processes": args.sipp_processes,
         "pbx SIP workers": args.workers,
     }
-    results: list[SystemResult] = []
     api: dict[str, object] | None = None
     with tempfile.TemporaryDirectory(prefix="pbx-bench-") as tmp:
         work = Path(tmp)
-        for name, start, do_profile in _systems(args, work):
-            sub = work / name.split()[0].lower() / name.split("(")[-1].strip(")").lower()
-            try:
-                results.append(
-                    bench_system(name, start, args, sub, deadline, do_profile=do_profile)
-                )
-            except Exception as exc:  # one system failing to start must not lose the others
-                say(f"!! {name}: {exc}")
-                results.append(SystemResult(name))
+        results = bench_systems(list(_systems(args, work)), args, work, deadline)
         if not args.no_api and args.only != "kamailio":
             say(f"\n== API at scale: {args.api_phones:,} phones")
             folder = work / "api"
