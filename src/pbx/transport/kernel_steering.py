@@ -57,7 +57,7 @@ TAIL_NEEDED = SIP_WINDOW + 3 + USER_MAX + 1
 SCAN_CHUNK = 32
 
 # Classic BPF opcodes (<linux/filter.h>).
-_LD_W_ABS, _LD_B_ABS, _LD_W_IND, _LD_B_IND = 0x20, 0x30, 0x40, 0x50
+_LD_W_ABS, _LD_W_IND, _LD_B_IND = 0x20, 0x40, 0x50
 _LD_LEN, _LD_IMM, _LD_MEM = 0x80, 0x00, 0x60
 _LDX_IMM, _LDX_MEM, _ST, _STX = 0x01, 0x61, 0x02, 0x03
 _ALU_ADD_K, _ALU_SUB_X, _ALU_MUL_K, _ALU_ADD_X = 0x04, 0x1C, 0x24, 0x0C
@@ -119,38 +119,40 @@ def steering_program(workers: int, no_choice: int = NO_CHOICE) -> list[Instructi
     if workers < 1:
         raise ValueError("workers must be at least 1")
     asm = _Assembler()
-    fail = _RET_K
+
+    def give_up() -> None:
+        asm.op(_RET_K, no_choice)
 
     # A REGISTER, long enough to hold a To.
     asm.op(_LD_LEN)
     asm.op(_JGE_K, TO_SCAN_START + 4, jt=1, jf=0)
-    asm.op(fail, no_choice)
+    give_up()
     asm.op(_LD_W_ABS, 0)
     asm.op(_JEQ_K, _word(b"REGI"), jt=1, jf=0)
-    asm.op(fail, no_choice)
+    give_up()
     asm.op(_LD_W_ABS, 4)
     asm.op(_JEQ_K, _word(b"STER"), jt=1, jf=0)
-    asm.op(fail, no_choice)
+    give_up()
 
     # The first "\nTo:" (any case): X = the offset after its ':'.
     for at in range(TO_SCAN_START, TO_SCAN_END):
         if (at - TO_SCAN_START) % SCAN_CHUNK == 0:
             asm.op(_LD_LEN)
             asm.op(_JGE_K, at + SCAN_CHUNK + 3, jt=1, jf=0)
-            asm.op(fail, no_choice)
+            give_up()
         asm.op(_LD_W_ABS, at)
         asm.op(_ALU_OR_K, 0x00202000)  # 'T' -> 't', 'O' -> 'o'
         asm.op(_JEQ_K, _word(b"\nto:"), jt=0, jf=2)
         asm.op(_LDX_IMM, at + 4)
         asm.jump("uri")
-    asm.op(fail, no_choice)
+    give_up()
 
     # "sip:" within SIP_WINDOW bytes: X = the offset of the user's first byte.
     asm.label("uri")
     asm.op(_LD_LEN)
     asm.op(_ALU_SUB_X)
     asm.op(_JGE_K, TAIL_NEEDED, jt=1, jf=0)
-    asm.op(fail, no_choice)
+    give_up()
     for k in range(SIP_WINDOW):
         asm.op(_LD_W_IND, k)
         asm.op(_JEQ_K, _word(b"sip:"), jt=0, jf=4)
@@ -158,7 +160,7 @@ def steering_program(workers: int, no_choice: int = NO_CHOICE) -> list[Instructi
         asm.op(_ALU_ADD_K, k + 4)
         asm.op(_TAX)
         asm.jump("user")
-    asm.op(fail, no_choice)
+    give_up()
 
     # The user up to '@': M[0] = h * 31 + byte, M[1] = where the user starts.
     asm.label("user")
@@ -185,11 +187,11 @@ def steering_program(workers: int, no_choice: int = NO_CHOICE) -> list[Instructi
         asm.op(_LDX_MEM, 1)
         asm.op(_JA, 1)
         asm.label(bad)
-        asm.op(fail, no_choice)
+        give_up()
     asm.op(_LD_B_IND, USER_MAX)  # a user of USER_MAX bytes ends here
     asm.op(_JEQ_K, ord("@"), jt=0, jf=1)
     asm.jump("done")
-    asm.op(fail, no_choice)  # longer than USER_MAX
+    give_up()  # longer than USER_MAX
 
     asm.label("done")
     asm.op(_LD_MEM, 0)
