@@ -103,14 +103,13 @@ def test_two_workers_serve_commit_and_report_every_phone(tmp_path: Path) -> None
     assert not [pid for pid in pids if _alive(pid)], "a SIP worker outlived the service"
 
 
-def _passed_on_and_taken_over(health: Any) -> bool:
-    workers = health["sip"]["workers"]
-    passed = sum(w["passed_on"] for w in workers)
-    return passed > 0 and passed == sum(w["taken_over"] for w in workers)
-
-
 def _passed_on(health: Any) -> int:
     return sum(w["passed_on"] for w in health["sip"]["workers"])
+
+
+def _passed_on_and_taken_over(health: Any) -> bool:
+    passed = _passed_on(health)
+    return passed > 0 and passed == sum(w["taken_over"] for w in health["sip"]["workers"])
 
 
 @pytest.mark.parametrize("kernel_steering", [False, True], ids=["workers-pass", "kernel-steers"])

@@ -15,7 +15,6 @@ import select
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
@@ -27,8 +26,7 @@ from pbx.transport.kernel_steering import (
     attach,
     steering_program,
 )
-
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+from tests.sip.test_fastlane import SHARED
 
 
 class Group:
