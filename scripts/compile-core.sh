@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Compile the modules listed in scripts/compiled-modules.txt with mypyc, in place:
-# each gets an extension module beside its source, which Python imports instead of
-# the .py. Needs a C compiler (gcc, installed with apt-get when missing) and the
+# Compile the modules listed in scripts/compiled-modules.txt in place: each .py with
+# mypyc, each .c (a module written in C against CPython's API) with setuptools; each
+# gets an extension module beside its source, which Python imports instead of the .py
+# (a C module's .py twin, the reference, lives in the module that imports it). Needs a C compiler (gcc, installed with apt-get when missing) and the
 # Python headers (shipped with the interpreter the venv was made from).
 # `make clean-core` removes what this makes; `import pbx` refuses a compiled module
 # older than its source (src/pbx/__init__.py).
@@ -16,10 +17,29 @@ include="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()[
 [ -f "$include/Python.h" ] || need+=(python3-dev)
 install_missing compile-core
 mypyc="$(cd "$venv/bin" && pwd)/mypyc"
-mapfile -t modules < <(grep -v '^\s*\(#\|$\)' scripts/compiled-modules.txt)
+python="$(cd "$venv/bin" && pwd)/python"
+mapfile -t listed < <(grep -v '^\s*\(#\|$\)' scripts/compiled-modules.txt)
+modules=() c_sources=()
+for path in "${listed[@]}"; do
+  case "$path" in
+    *.c) c_sources+=("$path") ;;
+    *) modules+=("$path") ;;
+  esac
+done
 find src -name '*.so' -delete
 cd src
 # mypyc writes its C files and objects under ./build; they are not needed afterwards.
 trap 'rm -rf build .mypy_cache' EXIT
 "$mypyc" --config-file ../pyproject.toml "${modules[@]}" >/dev/null
-echo "compile-core: ${#modules[@]} modules compiled"
+# setuptools names each C module after its path: pbx/sip/_headsplit.c -> pbx.sip._headsplit
+"$python" - "${c_sources[@]}" <<'PY' >/dev/null
+import sys
+from setuptools import Extension, setup
+
+extensions = [
+    Extension(path.removesuffix(".c").replace("/", "."), [path], extra_compile_args=["-O2"])
+    for path in sys.argv[1:]
+]
+setup(name="pbx-core", ext_modules=extensions, script_args=["build_ext", "--inplace", "-q"])
+PY
+echo "compile-core: ${#modules[@]} modules compiled with mypyc, ${#c_sources[@]} in C"

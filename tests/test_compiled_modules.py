@@ -27,8 +27,10 @@ def test_an_extension_older_than_its_source_is_stale(tmp_path: Path) -> None:
     _touch(tmp_path / "sip" / f"fastlane{SUFFIX}", 1000.0)
     _touch(tmp_path / "grammar.py", 1000.0)
     _touch(tmp_path / f"grammar{SUFFIX}", 2000.0)
+    _touch(tmp_path / "sip" / "_headsplit.c", 2000.0)  # a module written in C
+    _touch(tmp_path / "sip" / f"_headsplit{SUFFIX}", 1000.0)
     _touch(tmp_path / f"orphan{EXTENSION_SUFFIXES[-1]}", 1000.0)  # no source: not ours to judge
-    assert stale_extensions(tmp_path) == [f"sip/fastlane{SUFFIX}"]
+    assert stale_extensions(tmp_path) == [f"sip/_headsplit{SUFFIX}", f"sip/fastlane{SUFFIX}"]
 
 
 def test_sources_without_extensions_are_not_stale(tmp_path: Path) -> None:
@@ -41,11 +43,12 @@ def test_the_installed_modules_are_not_stale() -> None:
 
 
 def _listed_modules() -> list[str]:
-    """scripts/compiled-modules.txt as module names."""
+    """scripts/compiled-modules.txt as module names (a .py compiled by mypyc, or a
+    module written in C)."""
     listing = Path(__file__).parents[1] / "scripts" / "compiled-modules.txt"
     lines = [line.strip() for line in listing.read_text().splitlines()]
     return [
-        line.removesuffix(".py").replace("/", ".")
+        line.removesuffix(".py").removesuffix(".c").replace("/", ".")
         for line in lines
         if line and not line.startswith("#")
     ]
@@ -58,6 +61,7 @@ def _listed_modules() -> list[str]:
 def test_make_test_runs_the_compiled_modules() -> None:
     modules = _listed_modules()
     assert "pbx.sip.fastlane" in modules and "pbx.transport.udp" in modules
+    assert "pbx.sip._headsplit" in modules
     from_source = [
         name
         for name in modules

@@ -1,7 +1,8 @@
 """pbx: a SIP registrar that keeps an inventory of every phone that registers.
 
 ``make core`` compiles the per-packet modules (scripts/compiled-modules.txt) with
-mypyc into extension modules beside their sources; ``make run``, ``make test`` and
+mypyc, and the one step written in C (``sip/_headsplit.c``, whose Python twin is
+the reference), into extension modules beside their sources; ``make run``, ``make test`` and
 ``make bench`` do it first. Python prefers an extension module to a source file of
 the same name, and a registration then costs markedly less CPU (bench/README.md).
 The sources stay the truth: every test runs against the compiled modules too.
@@ -20,12 +21,15 @@ __version__ = "0.1.0"
 
 
 def stale_extensions(folder: Path) -> list[str]:
-    """Extension modules under ``folder`` compiled before their ``.py`` last changed,
-    as paths relative to it."""
+    """Extension modules under ``folder`` compiled before their ``.py`` (or, for a
+    module written in C, their ``.c``) last changed, as paths relative to it."""
     stale: list[str] = []
     for suffix in EXTENSION_SUFFIXES:
         for compiled in folder.rglob(f"*{suffix}"):
-            source = compiled.with_name(compiled.name[: -len(suffix)] + ".py")
+            stem = compiled.name[: -len(suffix)]
+            source = compiled.with_name(stem + ".py")
+            if not source.exists():
+                source = compiled.with_name(stem + ".c")  # a module written in C
             if source.exists() and source.stat().st_mtime > compiled.stat().st_mtime:
                 stale.append(str(compiled.relative_to(folder)))
     return sorted(set(stale))

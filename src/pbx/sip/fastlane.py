@@ -20,6 +20,7 @@ the phone corpus and generated variants.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pbx.sip.errors import SipError
@@ -98,9 +99,23 @@ class FastRegister:
         return "".join(parts).encode("utf-8", "surrogateescape")
 
 
-def read_fast(data: bytes, source: Source) -> FastRegister | None:
-    """Read a plain REGISTER datagram, or None to leave it to the general path."""
-    if len(data) > MAX_MESSAGE_SIZE or not data.endswith(b"\r\n\r\n"):
+def _split_register(
+    data: bytes,
+    max_size: int,
+    known: dict[str, str],
+    canonical: Callable[[str], str],
+) -> tuple[str, tuple[tuple[str, str], ...], dict[str, str]] | None:
+    """The Request-URI of a plain REGISTER datagram, its header fields in order (long
+    lower-case names, stripped values) and the same fields by name (the last of a
+    repeated one); None when it is not in the plain shape: longer than ``max_size``,
+    no empty line at the very end, not ASCII, a bare CR or LF, another Request-Line,
+    an empty line before the end (a body), a line without a colon, folding.
+
+    Names come from ``known`` (the memo of ``canonical``), else from ``canonical``,
+    whose SipError (a malformed name) reaches the caller. This is the reference for
+    the C twin in ``_headsplit.c``, which ``make core`` compiles and which is used
+    instead when present (``split_register``)."""
+    if len(data) > max_size or not data.endswith(b"\r\n\r\n"):
         return None
     try:
         head = data[:-4].decode("ascii")
@@ -113,18 +128,31 @@ def read_fast(data: bytes, source: Source) -> FastRegister | None:
     start = _START_RE.match(lines[0])
     if start is None:
         return None
-    known = known_header_names().get  # the memo's dict, without a method call per line
     fields: list[tuple[str, str]] = []
     append = fields.append
+    for line in lines[1:]:
+        raw_name, colon, value = line.partition(":")
+        if not colon or line[0] in " \t":
+            return None  # empty line (a body follows), no colon, or folding
+        append((known.get(raw_name) or canonical(raw_name), value.strip()))
+    return start.group(1), tuple(fields), dict(fields)
+
+
+try:
+    from pbx.sip._headsplit import split_register
+except ImportError:  # not compiled (``make clean-core``): the reference, same results
+    split_register = _split_register
+
+
+def read_fast(data: bytes, source: Source) -> FastRegister | None:
+    """Read a plain REGISTER datagram, or None to leave it to the general path."""
     try:
-        for line in lines[1:]:
-            raw_name, colon, value = line.partition(":")
-            if not colon or line[0] in " \t":
-                return None  # empty line (a body follows), no colon, or folding
-            append((known(raw_name) or canonical_header(raw_name), value.strip()))
+        split = split_register(data, MAX_MESSAGE_SIZE, known_header_names(), canonical_header)
     except SipError:
         return None  # a malformed header name: the general path answers 400
-    first = dict(fields)
+    if split is None:
+        return None
+    uri_text, fields, first = split
     if len(first) != len(fields) and not _repeats_harmless(fields):
         return None
     if "require" in first:
@@ -133,12 +161,12 @@ def read_fast(data: bytes, source: Source) -> FastRegister | None:
     if date is not None and not RFC1123_DATE_RE.match(date):
         return None
     try:
-        return _checked(start.group(1), first, tuple(fields), source)
+        return _checked(uri_text, first, fields, source)
     except SipError:
         return None
 
 
-def _repeats_harmless(fields: list[tuple[str, str]]) -> bool:
+def _repeats_harmless(fields: tuple[tuple[str, str], ...]) -> bool:
     """True when only headers nobody here reads repeat (``Accept``, ``Allow`` ...)."""
     seen: set[str] = set()
     for name, _ in fields:
