@@ -210,7 +210,9 @@ def _fast_params(rest: str) -> dict[str, str] | None:
     One pass: the items ``findall`` finds never overlap, so they cover all of ``rest``
     exactly when their lengths add up to its length (each item matches in one way
     only: a bare value stops where a separator must follow). Checked against a
-    whole-string match in ``tests/sip/test_fast_paths.py``.
+    whole-string match in ``tests/sip/test_fast_paths.py``. The reference for its C
+    twin in ``_digestparams.c``, used instead when ``make core`` compiled it
+    (``fast_params``; ``tests/sip/test_digestparams.py``).
     """
     params: dict[str, str] = {}
     covered = 0
@@ -226,6 +228,12 @@ def _fast_params(rest: str) -> dict[str, str] | None:
     if covered != len(rest) or not found or len(params) != len(found):
         return None
     return params
+
+
+try:
+    from pbx.sip._digestparams import fast_params
+except ImportError:  # not compiled (``make clean-core``): the reference, same results
+    fast_params = _fast_params
 
 
 def _general_params(value: str, pos: int) -> dict[str, str]:
@@ -277,7 +285,7 @@ def parse_credentials(value: str) -> Credentials:
         raise UnsupportedSchemeError()
 
     rest = value[scheme.end() :]
-    params = _fast_params(rest) if rest.isascii() else None
+    params = fast_params(rest) if rest.isascii() else None
     if params is None:
         params = _general_params(value, scheme.end())
 

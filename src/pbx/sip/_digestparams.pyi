@@ -1,0 +1,3 @@
+"""Types of the C module ``_digestparams.c`` (``make core`` compiles it)."""
+
+def fast_params(rest: str, /) -> dict[str, str] | None: ...
