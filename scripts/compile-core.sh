@@ -29,8 +29,14 @@ done
 find src -name '*.so' -delete
 cd src
 # mypyc writes its C files and objects under ./build; they are not needed afterwards.
-trap 'rm -rf build .mypy_cache' EXIT
-"$mypyc" --config-file ../pyproject.toml "${modules[@]}" >/dev/null
+# mypyc is chatty (every compiler line): its output is shown only when it fails.
+log="$(mktemp)"
+trap 'rm -rf build .mypy_cache "$log"' EXIT
+if ! "$mypyc" --config-file ../pyproject.toml "${modules[@]}" >"$log" 2>&1; then
+  grep -v '^\(x86_64\|gcc\|copying\|running\|building\|creating\)' "$log" >&2 || true
+  echo "compile-core: mypyc failed (the errors above; \`make lint\` shows type errors too)" >&2
+  exit 1
+fi
 # setuptools names each C module after its path: pbx/sip/_headsplit.c -> pbx.sip._headsplit
 "$python" - "${c_sources[@]}" <<'PY' >/dev/null
 import sys

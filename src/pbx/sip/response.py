@@ -7,7 +7,6 @@ start line did not parse.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -101,10 +100,28 @@ def to_tag_for(headers: Headers) -> str:
     )
 
 
-def to_tag(call_id: str, from_: str, cseq: str) -> str:
-    """``to_tag_for`` from the three values it depends on."""
-    seed = f"{call_id}|{from_}|{cseq}"
-    return hashlib.blake2s(seed.encode("utf-8", "surrogateescape"), digest_size=6).hexdigest()
+_FNV_OFFSET = 0xCBF29CE484222325
+_FNV_PRIME = 0x100000001B3
+_MASK64 = (1 << 64) - 1
+
+
+def _to_tag(call_id: str, from_: str, cseq: str) -> str:
+    """``to_tag_for`` from the three values it depends on: 64-bit FNV-1a over
+    ``call_id|from_|cseq`` (UTF-8, surrogateescape), folded to 48 bits, in hex.
+
+    No secrecy is needed (the tag is sent in the clear and must only differ between
+    requests), so no cryptographic hash: this is the reference for the C twin in
+    ``_totag.c``, used instead when ``make core`` compiled it (``to_tag``)."""
+    h = _FNV_OFFSET
+    for byte in f"{call_id}|{from_}|{cseq}".encode("utf-8", "surrogateescape"):
+        h = ((h ^ byte) * _FNV_PRIME) & _MASK64
+    return f"{(h ^ (h >> 48)) & 0xFFFFFFFFFFFF:012x}"
+
+
+try:
+    from pbx.sip._totag import to_tag as to_tag  # re-exported: fastlane imports it here
+except ImportError:  # not compiled (``make clean-core``): the reference, same results
+    to_tag = _to_tag
 
 
 def build_response(

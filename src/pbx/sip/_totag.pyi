@@ -1,0 +1,3 @@
+"""Types of the C module ``_totag.c`` (``make core`` compiles it)."""
+
+def to_tag(call_id: str, from_: str, cseq: str, /) -> str: ...
