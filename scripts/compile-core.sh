@@ -48,4 +48,7 @@ extensions = [
 ]
 setup(name="pbx-core", ext_modules=extensions, script_args=["build_ext", "--inplace", "-q"])
 PY
+# setuptools copies a C module out of ./build with its time cut to the second, which
+# can be older than a .c saved in that same second (import pbx would call it stale).
+find pbx -name '*.so' -exec touch {} +
 echo "compile-core: ${#modules[@]} modules compiled with mypyc, ${#c_sources[@]} in C"

@@ -261,13 +261,31 @@ def _checked(
     return FastRegister(register, key, copied, destination)
 
 
+def _common_via(via: str) -> tuple[str, str | None, str | None, str, str | None] | None:
+    """The groups of ``_COMMON_VIA_RE`` (host, port, ";rport" before the branch,
+    branch, ";rport" after it), or None when it does not match. The reference for
+    the C twin in ``_shapes.c``, used instead when ``make core`` compiled it
+    (``common_via``)."""
+    m = _COMMON_VIA_RE.match(via)
+    if m is None:
+        return None
+    host, port_text, before, branch, after = m.groups()
+    return host, port_text, before, branch, after
+
+
+try:
+    from pbx.sip._shapes import common_via
+except ImportError:  # not compiled (``make clean-core``): the reference, same results
+    common_via = _common_via
+
+
 def _plain_via(via: str) -> tuple[str, int | None, str, bool] | None:
     """(sent-by host, port, branch, rport) of a Via in the shape ``parse_via`` accepts at
     once, with an RFC 3261 branch, a bare ``rport`` or none, and no ``received``;
     None otherwise."""
-    common = _COMMON_VIA_RE.match(via)
+    common = common_via(via)
     if common is not None:
-        host, port_text, rport_before, branch, rport_after = common.groups()
+        host, port_text, rport_before, branch, rport_after = common
         if rport_before is not None and rport_after is not None:
             return None  # rport twice
         rport = rport_before is not None or rport_after is not None
