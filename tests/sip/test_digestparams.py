@@ -6,24 +6,17 @@ the same order, or None for the same strings. Under ``make test``
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pbx.sip import digest
+from tests.sip.c_twins import c_module, needs, under_make_test
 from tests.sip.test_fast_paths import digest_params
 
-try:
-    from pbx.sip._digestparams import fast_params as c_fast
-except ImportError:  # `make clean-core`: nothing to compare, unless make test demands it
-    c_fast = None
-
-REQUIRED = os.environ.get("PBX_REQUIRE_COMPILED_CORE") == "1"
-needs_c = pytest.mark.skipif(
-    c_fast is None and not REQUIRED, reason="_digestparams.c not compiled (run `make core`)"
-)
+_digestparams = c_module("_digestparams")
+c_fast = _digestparams.fast_params if _digestparams is not None else None
+needs_c = needs(_digestparams, "_digestparams")
 
 SIPP = (
     'username="100001",realm="pbx",cnonce="6b8b4567",nc=00000001,qop=auth,'
@@ -101,9 +94,9 @@ def test_every_byte_of_the_usual_value_replaced() -> None:
 def test_not_a_str_is_a_type_error() -> None:
     assert c_fast is not None
     with pytest.raises(TypeError):
-        c_fast(b"a=b")  # type: ignore[arg-type]
+        c_fast(b"a=b")
 
 
-@pytest.mark.skipif(not REQUIRED, reason="make test sets PBX_REQUIRE_COMPILED_CORE=1")
+@under_make_test
 def test_make_test_reads_with_the_c_module() -> None:
     assert c_fast is not None and digest.fast_params is c_fast

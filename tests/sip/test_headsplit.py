@@ -12,7 +12,6 @@ whitespace ``str.strip`` removes, non-ASCII), and over generated messages. Under
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,17 +23,12 @@ from hypothesis import strategies as st
 from pbx.sip import fastlane
 from pbx.sip.errors import SipError
 from pbx.sip.parse import MAX_MESSAGE_SIZE, canonical_header, known_header_names
+from tests.sip.c_twins import c_module, needs, under_make_test
 from tests.sip.test_fastlane import SHARED, torture_messages
 
-try:
-    from pbx.sip._headsplit import split_register as c_split
-except ImportError:  # `make clean-core`: nothing to compare, unless make test demands it
-    c_split = None
-
-REQUIRED = os.environ.get("PBX_REQUIRE_COMPILED_CORE") == "1"
-needs_c = pytest.mark.skipif(
-    c_split is None and not REQUIRED, reason="_headsplit.c not compiled (run `make core`)"
-)
+_headsplit = c_module("_headsplit")
+c_split = _headsplit.split_register if _headsplit is not None else None
+needs_c = needs(_headsplit, "_headsplit")
 
 #: Bytes whose handling differs: line ends, the colon, folding, strip's whitespace
 #: (VT, FF, 0x1C-0x1F), a byte strip keeps (0x1B), NUL, non-ASCII, an ordinary letter.
@@ -171,14 +165,14 @@ def test_generated_messages(lines: list[str], uri: str) -> None:
 def test_bad_arguments_are_type_errors() -> None:
     assert c_split is not None
     with pytest.raises(TypeError):
-        c_split("text", 10, {}, canonical_header)  # type: ignore[arg-type]
+        c_split("text", 10, {}, canonical_header)
     with pytest.raises(TypeError):
-        c_split(PLAIN, 10, [], canonical_header)  # type: ignore[arg-type]
+        c_split(PLAIN, 10, [], canonical_header)
     with pytest.raises(TypeError):
-        c_split(PLAIN, "10", {}, canonical_header)  # type: ignore[arg-type]
+        c_split(PLAIN, "10", {}, canonical_header)
 
 
-@pytest.mark.skipif(not REQUIRED, reason="make test sets PBX_REQUIRE_COMPILED_CORE=1")
+@under_make_test
 def test_make_test_reads_with_the_c_module() -> None:
     assert c_split is not None and fastlane.split_register is c_split
     assert Path(str(fastlane.__file__)).suffix == ".so"

@@ -8,24 +8,16 @@ replaced by the characters the patterns turn on. Under ``make test``
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pbx.sip import fastlane, grammar
+from tests.sip.c_twins import c_module, needs, under_make_test
 from tests.sip.test_fast_paths import name_addrs, pieces, torture_values, vias
 
-try:
-    from pbx.sip import _shapes
-except ImportError:  # `make clean-core`: nothing to compare, unless make test demands it
-    _shapes = None  # type: ignore[assignment]
-
-REQUIRED = os.environ.get("PBX_REQUIRE_COMPILED_CORE") == "1"
-needs_c = pytest.mark.skipif(
-    _shapes is None and not REQUIRED, reason="_shapes.c not compiled (run `make core`)"
-)
+_shapes = c_module("_shapes")
+needs_c = needs(_shapes, "_shapes")
 
 VIAS = [
     "SIP/2.0/UDP 127.0.0.1:40001;rport;branch=z9hG4bK-1234-1-0",
@@ -175,7 +167,7 @@ def test_generated_name_addrs(text: str) -> None:
     assert_name_addr(text)
 
 
-@pytest.mark.skipif(not REQUIRED, reason="make test sets PBX_REQUIRE_COMPILED_CORE=1")
+@under_make_test
 def test_make_test_uses_the_c_module() -> None:
     assert _shapes is not None
     assert fastlane.common_via is _shapes.common_via

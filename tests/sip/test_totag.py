@@ -5,23 +5,16 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pbx.sip import response
+from tests.sip.c_twins import c_module, needs, under_make_test
 
-try:
-    from pbx.sip._totag import to_tag as c_to_tag
-except ImportError:  # `make clean-core`: nothing to compare, unless make test demands it
-    c_to_tag = None
-
-REQUIRED = os.environ.get("PBX_REQUIRE_COMPILED_CORE") == "1"
-needs_c = pytest.mark.skipif(
-    c_to_tag is None and not REQUIRED, reason="_totag.c not compiled (run `make core`)"
-)
+_totag = c_module("_totag")
+c_to_tag = _totag.to_tag if _totag is not None else None
+needs_c = needs(_totag, "_totag")
 SIPP = ("1-1234@127.0.0.1", "<sip:100001@127.0.0.1>;tag=1234SIPpTag001", "2 REGISTER")
 
 
@@ -49,9 +42,9 @@ def test_the_usual_request_and_surrogates() -> None:
         assert c_to_tag(*args) == response._to_tag(*args)
     assert c_to_tag("a|b", "c", "d") == c_to_tag("a", "b|c", "d")  # the seed is joined
     with pytest.raises(TypeError):
-        c_to_tag(b"x", "", "")  # type: ignore[arg-type]
+        c_to_tag(b"x", "", "")
 
 
-@pytest.mark.skipif(not REQUIRED, reason="make test sets PBX_REQUIRE_COMPILED_CORE=1")
+@under_make_test
 def test_make_test_uses_the_c_module() -> None:
     assert c_to_tag is not None and response.to_tag is c_to_tag
