@@ -119,7 +119,7 @@ split_register(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     fields = PyTuple_New(breaks);
     by_name = PyDict_New();
     if (uri == NULL || fields == NULL || by_name == NULL) {
-        goto fail;
+        goto release;
     }
     Py_ssize_t at = len0 + 2; /* start of the next line */
     for (Py_ssize_t k = 0; k < breaks; k++) {
@@ -130,10 +130,8 @@ split_register(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         const unsigned char *colon = memchr(line, ':', (size_t)len);
         if (colon == NULL || line[0] == ' ' || line[0] == '\t') {
             /* empty line (a body follows), no colon, or folding */
-            Py_DECREF(uri);
-            Py_DECREF(fields);
-            Py_DECREF(by_name);
-            Py_RETURN_NONE;
+            result = Py_NewRef(Py_None);
+            goto release;
         }
         const unsigned char *v = colon + 1, *v_end = line + len;
         while (v < v_end && is_strip(*v)) {
@@ -144,28 +142,28 @@ split_register(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         PyObject *raw = ascii_str(line, (Py_ssize_t)(colon - line));
         if (raw == NULL) {
-            goto fail;
+            goto release;
         }
         PyObject *name = header_name(known, canonical, raw);
         Py_DECREF(raw);
         if (name == NULL) {
-            goto fail;
+            goto release;
         }
         PyObject *value = ascii_str(v, (Py_ssize_t)(v_end - v));
         if (value == NULL) {
             Py_DECREF(name);
-            goto fail;
+            goto release;
         }
         if (PyDict_SetItem(by_name, name, value) < 0) {
             Py_DECREF(name);
             Py_DECREF(value);
-            goto fail;
+            goto release;
         }
         PyObject *pair = PyTuple_New(2);
         if (pair == NULL) {
             Py_DECREF(name);
             Py_DECREF(value);
-            goto fail;
+            goto release;
         }
         PyTuple_SET_ITEM(pair, 0, name);  /* steals */
         PyTuple_SET_ITEM(pair, 1, value); /* steals */
@@ -173,18 +171,18 @@ split_register(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     result = PyTuple_New(3);
     if (result == NULL) {
-        goto fail;
+        goto release;
     }
     PyTuple_SET_ITEM(result, 0, uri);
     PyTuple_SET_ITEM(result, 1, fields);
     PyTuple_SET_ITEM(result, 2, by_name);
     return result;
 
-fail:
+release: /* None (not the plain shape) or NULL (an error, set) */
     Py_XDECREF(uri);
     Py_XDECREF(fields);
     Py_XDECREF(by_name);
-    return NULL;
+    return result;
 }
 
 static PyMethodDef methods[] = {

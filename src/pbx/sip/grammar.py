@@ -341,9 +341,9 @@ def _is_plain_name_addr(text: str) -> bool:
 
 
 try:
-    from pbx.sip._shapes import plain_name_addr as plain_name_addr
+    from pbx.sip._shapes import plain_name_addr
 
-    is_plain_name_addr = plain_name_addr
+    is_plain_name_addr = plain_name_addr  # a plain name, so that fastlane can import it
 except ImportError:  # not compiled (``make clean-core``): the reference, same results
     is_plain_name_addr = _is_plain_name_addr
 
