@@ -89,9 +89,9 @@ class Endpoint:
         # key -> (deadline, response bytes, host, port, status): atoms only, so that
         # the cyclic garbage collector does not have to walk tens of thousands of
         # cached answers (it untracks tuples of atoms).
-        self._transactions: OrderedDict[
-            tuple[str, ...], tuple[float, bytes, str | None, int, int]
-        ] = OrderedDict()
+        self._transactions: OrderedDict[str, tuple[float, bytes, str | None, int, int]] = (
+            OrderedDict()
+        )
         self._max_transactions = max_transactions
 
     def receive(self, data: bytes, source: Source, now: float) -> Outcome:
@@ -152,7 +152,7 @@ class Endpoint:
         self._remember(fast.key, outcome, now)
         return outcome
 
-    def _remember(self, key: tuple[str, ...], outcome: Outcome, now: float) -> None:
+    def _remember(self, key: str, outcome: Outcome, now: float) -> None:
         """Cache an answer for retransmissions (RFC 3261 §17.2.2), oldest out first."""
         transactions = self._transactions
         dest = outcome.destination
@@ -188,7 +188,7 @@ class Endpoint:
     # ---------------------------------------------------------------- internals
 
     @staticmethod
-    def _transaction_key(request: Request, source: Source) -> tuple[str, ...] | None:
+    def _transaction_key(request: Request, source: Source) -> str | None:
         """RFC 3261 §17.2.3 matching; None over a reliable transport (no retransmits)."""
         if source.transport != "udp" or request.method == "ACK":
             return None

@@ -73,14 +73,14 @@ class FastRegister:
     """A REGISTER read by the fast lane: the registrar's input and how to answer it."""
 
     register: RegisterInput
-    key: tuple[str, ...]  # the transaction key (see ``pbx.sip.transactions``)
+    key: str  # the transaction key (see ``pbx.sip.transactions``)
     copied: str  # Via (stamped), From, To (with our tag), Call-ID, CSeq lines
     destination: Destination
 
     def __init__(
         self,
         register: RegisterInput,
-        key: tuple[str, ...],
+        key: str,
         copied: str,
         destination: Destination,
     ) -> None:
@@ -256,8 +256,10 @@ def _checked(
     )
     # The RFC 3261 §17.2.3 key, as ``transaction_key`` builds it.
     sent_by = via.split(";", 1)[0]
-    key = ("3261", branch, sent_by, "REGISTER", uri_text, call_id, cseq_text, source.host,
-           str(source.port))  # fmt: skip
+    key = (
+        f"3261\n{branch}\n{sent_by}\nREGISTER\n{uri_text}\n{call_id}\n{cseq_text}\n"
+        f"{source.host}\n{source.port}"
+    )
     return FastRegister(register, key, copied, destination)
 
 
