@@ -443,6 +443,25 @@ def test_refresh_moves_expiry() -> None:
     assert len(registrar.expire(110.0)) == 1
 
 
+def test_refreshes_do_not_pile_up_expiry_entries() -> None:
+    """Every refresh schedules a new expiry; the ones it replaces must not stay queued
+    until their own time (Expires 3600 later), or a phone refreshing every second
+    would grow the server by an entry a second for an hour."""
+    registrar = make_registrar()
+    steady, busy = Phone(registrar, user="101", password="pw-101"), Phone(registrar)
+    steady.register(0.0, expires=7200)
+    for second in range(1, 3001):
+        busy.register(float(second), expires=3600)
+    assert len(registrar._heap) <= 2048
+    assert registrar.binding_count() == 2
+    # Expiry still follows the latest refresh of each binding, and only that.
+    assert registrar.expire(3000.0 + 3599.0) == []
+    gone = registrar.expire(3000.0 + 3600.0)
+    assert [(type(e), e.extension) for e in gone] == [(BindingExpired, "100")]
+    assert [type(e) for e in registrar.expire(7200.0)] == [BindingExpired]
+    assert registrar.binding_count() == 0
+
+
 # ------------------------------------------------------------------ digest rules
 
 

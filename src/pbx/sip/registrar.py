@@ -51,6 +51,9 @@ CredentialLookup = Callable[[str, str], "str | None"]
 
 _TOKEN_VALUE_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
 
+#: The expiry heap is never rebuilt below this many entries (see ``_compact``).
+_MIN_HEAP_LIMIT = 1024
+
 
 @dataclass(frozen=True, slots=True)
 class RegistrarPolicy:
@@ -244,7 +247,11 @@ class Registrar:
         self._secret = secret
         self._nonces = digest.NonceManager(secret, ttl=policy.nonce_ttl)
         self._bindings: dict[str, dict[str, Binding]] = {}
+        # (expires_at, extension, key), one pushed per upsert; a refresh leaves the
+        # old entry behind (skipped when it pops), so ``_compact`` rebuilds the heap
+        # from the live bindings once it has doubled since the last rebuild.
         self._heap: list[tuple[float, str, str]] = []
+        self._heap_limit = _MIN_HEAP_LIMIT
         self._date = date
 
     # ------------------------------------------------------------------ queries
@@ -455,6 +462,8 @@ class Registrar:
             )
             table[key] = binding
             heapq.heappush(self._heap, (expires_at, extension, key))
+            if len(self._heap) > self._heap_limit:
+                self._compact()
             yield self._event(kind, extension, binding, fields, now)
         if not table:
             del self._bindings[extension]
@@ -495,6 +504,25 @@ class Registrar:
             at=now,
             headers=fields,
         )
+
+    def _compact(self) -> None:
+        """Rebuild the expiry heap from the live bindings.
+
+        Why: every refresh pushes an entry and the one it replaces stays until its own
+        time comes, up to the granted Expires later. A phone refreshing every few
+        seconds with Expires 3600 would leave hundreds of stale entries; a server
+        taking thousands of refreshes a second would grow by megabytes a second.
+        Rebuilding once the heap has doubled keeps it within twice the bindings, at a
+        cost linear in the bindings, paid once per as many pushes: O(1) amortised.
+        """
+        heap = [
+            (binding.expires_at, extension, key)
+            for extension, table in self._bindings.items()
+            for key, binding in table.items()
+        ]
+        heapq.heapify(heap)
+        self._heap = heap
+        self._heap_limit = max(_MIN_HEAP_LIMIT, 2 * len(heap))
 
     def expire(self, now: float) -> list[Event]:
         """Remove bindings whose time ran out; forget expired nonces."""
