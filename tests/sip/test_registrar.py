@@ -444,22 +444,44 @@ def test_refresh_moves_expiry() -> None:
 
 
 def test_refreshes_do_not_pile_up_expiry_entries() -> None:
-    """Every refresh schedules a new expiry; the ones it replaces must not stay queued
-    until their own time (Expires 3600 later), or a phone refreshing every second
-    would grow the server by an entry a second for an hour."""
+    """A refresh must not leave an expiry entry queued for each one before it (until
+    its own time, Expires 3600 later), or a phone refreshing every second would grow
+    the server by an entry a second for an hour; entries that shortened bindings
+    leave behind are bounded too."""
     registrar = make_registrar()
     steady, busy = Phone(registrar, user="101", password="pw-101"), Phone(registrar)
     steady.register(0.0, expires=7200)
     for second in range(1, 3001):
         busy.register(float(second), expires=3600)
+    assert len(registrar._heap) == 2  # one entry a binding: refreshes push nothing
+    for second in range(3001, 6001):  # each refresh shortens the binding by 1 s
+        busy.register(float(second), expires=14000 - 2 * second)
     assert len(registrar._heap) <= 2048
     assert registrar.binding_count() == 2
-    # Expiry still follows the latest refresh of each binding, and only that.
-    assert registrar.expire(3000.0 + 3599.0) == []
-    gone = registrar.expire(3000.0 + 3600.0)
+    # Expiry follows the latest refresh of each binding, and only that.
+    assert registrar.expire(7199.0) == []
+    gone = registrar.expire(7200.0)
+    assert [(type(e), e.extension) for e in gone] == [(BindingExpired, "101")]
+    assert registrar.expire(7999.0) == []
+    gone = registrar.expire(8000.0)
     assert [(type(e), e.extension) for e in gone] == [(BindingExpired, "100")]
-    assert [type(e) for e in registrar.expire(7200.0)] == [BindingExpired]
     assert registrar.binding_count() == 0
+    assert registrar.expire(12000.0) == []  # what shortenings left behind, dropped
+    assert registrar.next_timer() is None
+
+
+def test_expiry_after_refreshes_that_lengthen_and_shorten() -> None:
+    registrar = make_registrar()
+    phone = Phone(registrar)
+    phone.register(0.0, expires=100)
+    phone.register(10.0, expires=300)  # lengthened: due at 310, its entry says 100
+    phone.register(20.0, expires=50)  # shortened: due at 70
+    phone.register(30.0, expires=200)  # lengthened again: due at 230
+    for now in (70.0, 100.0, 229.0):
+        assert registrar.expire(now) == [], now
+        assert registrar.binding_count() == 1
+    assert [type(e) for e in registrar.expire(230.0)] == [BindingExpired]
+    assert registrar.expire(400.0) == []
 
 
 # ------------------------------------------------------------------ digest rules

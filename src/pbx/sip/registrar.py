@@ -247,9 +247,11 @@ class Registrar:
         self._secret = secret
         self._nonces = digest.NonceManager(secret, ttl=policy.nonce_ttl)
         self._bindings: dict[str, dict[str, Binding]] = {}
-        # (expires_at, extension, key), one pushed per upsert; a refresh leaves the
-        # old entry behind (skipped when it pops), so ``_compact`` rebuilds the heap
-        # from the live bindings once it has doubled since the last rebuild.
+        # (due, extension, key): every live binding has an entry due no later than
+        # its expires_at. A new binding, or a refresh that shortens one, pushes an
+        # entry; a refresh that does not pushes nothing (see ``expire``). Entries left
+        # behind by removals and shortenings are skipped when they come up, and
+        # ``_compact`` rebuilds the heap from the live bindings once it has doubled.
         self._heap: list[tuple[float, str, str]] = []
         self._heap_limit = _MIN_HEAP_LIMIT
         self._date = date
@@ -456,14 +458,18 @@ class Registrar:
         table = self._bindings.setdefault(extension, {})
         for key, contact, raw, expires in plan.upserts:
             expires_at = now + expires
-            kind: type[BindingEvent] = BindingRefreshed if key in table else BindingCreated
+            previous = table.get(key)
+            kind: type[BindingEvent] = BindingRefreshed if previous is not None else BindingCreated
             binding = Binding(
                 contact, raw, call_id, cseq.seq, expires_at, expires, source, user_agent
             )
             table[key] = binding
-            heapq.heappush(self._heap, (expires_at, extension, key))
-            if len(self._heap) > self._heap_limit:
-                self._compact()
+            if previous is None or expires_at < previous.expires_at:
+                # A refresh that does not shorten the binding pushes nothing: its
+                # entry, due no later, stays queued and ``expire`` requeues it then.
+                heapq.heappush(self._heap, (expires_at, extension, key))
+                if len(self._heap) > self._heap_limit:
+                    self._compact()
             yield self._event(kind, extension, binding, fields, now)
         if not table:
             del self._bindings[extension]
@@ -508,12 +514,12 @@ class Registrar:
     def _compact(self) -> None:
         """Rebuild the expiry heap from the live bindings.
 
-        Why: every refresh pushes an entry and the one it replaces stays until its own
-        time comes, up to the granted Expires later. A phone refreshing every few
-        seconds with Expires 3600 would leave hundreds of stale entries; a server
-        taking thousands of refreshes a second would grow by megabytes a second.
-        Rebuilding once the heap has doubled keeps it within twice the bindings, at a
-        cost linear in the bindings, paid once per as many pushes: O(1) amortised.
+        Why: an entry left behind stays until its own time comes, up to the granted
+        Expires later. A phone that unregisters and registers again every few seconds,
+        or shortens its Expires each time, would leave hundreds; thousands of such
+        requests a second would grow the server by megabytes a second. Rebuilding
+        once the heap has doubled keeps it within twice the bindings, at a cost linear
+        in the bindings, paid once per as many pushes: O(1) amortised.
         """
         heap = [
             (binding.expires_at, extension, key)
@@ -529,10 +535,14 @@ class Registrar:
         events: list[Event] = []
         heap = self._heap
         while heap and heap[0][0] <= now:
-            expires_at, extension, key = heapq.heappop(heap)
+            _, extension, key = heapq.heappop(heap)
             binding = self._bindings.get(extension, {}).get(key)
-            if binding is None or binding.expires_at != expires_at:
-                continue  # refreshed or removed since: a stale heap entry
+            if binding is None:
+                continue  # removed since: an entry left behind
+            if binding.expires_at > now:
+                # Refreshed since the entry was queued: due again when it now ends.
+                heapq.heappush(heap, (binding.expires_at, extension, key))
+                continue
             events.append(self._remove(extension, key, (), binding.source, now, BindingExpired))
         self._nonces.expire(now)
         return events
