@@ -35,7 +35,9 @@ from bench.servers import System
 from bench.users import Account, accounts
 
 RESULTS = Path(__file__).resolve().parent / "results"
-FULL_RATES = (250, 500, 1000, 2000, 4000, 6000, 8000, 10000, 13000, 16000, 20000)
+#: Up to 30,000/s: on a quiet day Kamailio passed 16,000 registrations/s here and the
+#: bare loop 20,000 refreshes/s, the old top, which then said only "at least".
+FULL_RATES = (250, 500, 1000, 2000, 4000, 6000, 8000, 10000, 13000, 16000, 20000, 25000, 30000)
 QUICK_RATES = (250, 1000, 4000, 13000)
 #: Bisect rungs after each full ladder (``_bisects`` says why two).
 BISECTS = 2
