@@ -62,10 +62,28 @@ def test_missing_config_file(tmp_path: Path) -> None:
 
 
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    return port
+    """A port free for UDP and TCP on every address ``serve`` may bind (0.0.0.0 and,
+    where there is IPv6, ::). Free for UDP on 127.0.0.1 alone was not enough: the
+    kernel may have the same number in use as the local port of a TCP connection,
+    and ``serve`` then (rightly) refused to start."""
+    families = [(socket.AF_INET, "0.0.0.0")]
+    if _has_ipv6_loopback():
+        families.append((socket.AF_INET6, "::"))
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        try:
+            for family, host in families:
+                for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                    with socket.socket(family, kind) as s:
+                        if family == socket.AF_INET6:
+                            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                        s.bind((host, port))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no port free for UDP and TCP on every address")
 
 
 def _options(family: int, host: str, port: int, transport: str) -> bytes:
@@ -128,7 +146,9 @@ def test_serve_answers_on_ipv4_and_ipv6_and_stops_gracefully(tmp_path: Path) -> 
                 reply = _options(socket.AF_INET, "127.0.0.1", port, "UDP")
                 break
             except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
+                if proc.poll() is not None:
+                    pytest.fail(f"pbx exited with {proc.returncode}: {proc.communicate()[0]}")
+                if time.monotonic() > deadline:
                     raise
         assert reply.startswith(b"SIP/2.0 200 OK")
         assert _options(socket.AF_INET, "127.0.0.1", port, "TCP").startswith(b"SIP/2.0 200 OK")
