@@ -59,7 +59,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sipp-processes", type=int, default=1, help="split load over N sipp")
     parser.add_argument("--postgres", action=argparse.BooleanOptionalAction, default=None,
                         help="also pbx on PostgreSQL (default: yes; quick: no)")  # fmt: skip
-    parser.add_argument("--only", choices=("pbx", "kamailio"), help="run one side only")
+    parser.add_argument("--only", choices=("pbx", "pbx-postgres", "kamailio"),
+                        help="one side only; pbx-postgres: pbx on PostgreSQL alone")  # fmt: skip
     parser.add_argument("--bare", action=argparse.BooleanOptionalAction, default=True,
                         help="also the bare uvloop reference loop (bench/bare.py)")  # fmt: skip
     parser.add_argument("--no-refresh", action="store_true", help="skip the steady-state ladder")
@@ -303,7 +304,8 @@ def _profile(
 
 def _systems(args: argparse.Namespace, work: Path) -> Iterator[Entry]:
     users = accounts(args.users)
-    if args.only != "kamailio":
+    pbx_side = args.only in (None, "pbx", "pbx-postgres")
+    if args.only in (None, "pbx"):
         db = work / "pbx-sqlite" / "pbx.db"
         yield (
             "pbx (SQLite)",
@@ -316,11 +318,11 @@ def _systems(args: argparse.Namespace, work: Path) -> Iterator[Entry]:
             ),
             not args.no_profile,
         )
-    if args.only != "kamailio" and args.postgres:
+    if pbx_side and (args.postgres or args.only == "pbx-postgres"):
         yield ("pbx (PostgreSQL)", lambda: _pbx_on_postgres(work, users, args.workers), False)
-    if args.only != "pbx":
+    if args.only in (None, "kamailio"):
         yield ("Kamailio 5.6", lambda: servers.kamailio(work / "kamailio", users), False)
-    if args.only != "pbx" and args.bare:
+    if args.only in (None, "kamailio") and args.bare:
         yield ("bare uvloop loop (reference)", lambda: servers.bare(work / "bare", users), False)
 
 
@@ -355,7 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     deadline = started + args.budget
     for tool in ("sipp", "kamailio"):
-        if shutil.which(tool) is None and not (tool == "kamailio" and args.only == "pbx"):
+        if shutil.which(tool) is None and not (
+            tool == "kamailio" and args.only in ("pbx", "pbx-postgres")
+        ):
             say(f"bench: `{tool}` is missing: run `bash scripts/install-bench-deps.sh`")
             return 1
     conditions: dict[str, object] = {
@@ -376,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pbx-bench-") as tmp:
         work = Path(tmp)
         results = bench_systems(list(_systems(args, work)), args, work, deadline)
-        if not args.no_api and args.only != "kamailio":
+        if not args.no_api and args.only in (None, "pbx"):
             say(f"\n== API at scale: {args.api_phones:,} phones")
             folder = work / "api"
             db = folder / "pbx.db"

@@ -383,6 +383,33 @@ async def test_repeated_phones_in_one_batch_fold_like_one_at_a_time(db_url: str)
         await store.close()
 
 
+async def test_a_mixed_batch_that_meets_another_key_is_undone_whole(db_url: str) -> None:
+    """A batch with phones with and without a MAC (on PostgreSQL one statement of two
+    upserts, run in autocommit) whose MAC part meets another row's (IP, extension):
+    nothing of it stays, the general rules resolve it, and the connection is back in
+    transactions for them (PostgreSQL refuses LOCK TABLE outside one)."""
+    first = [see(ext="5", ip="10.0.5.1", mac=MAC_A, t=0), see(ext="6", ip="10.0.6.1", t=0)]
+    batch = [
+        see(ext="6", ip="10.0.6.1", ua="ua-new", t=1),  # the part without a MAC: fine
+        see(ext="5", ip="10.0.5.1", mac=MAC_B, t=1),  # a new MAC at ext 5's IP: conflict
+    ]
+    reference = MemoryPhoneStore()
+    await reference.record(first)
+    await reference.record(batch)
+    store = SqlPhoneStore(db_url)
+    try:
+        await store.record(first)
+        assert store.upsert_batches == 1
+        await store.record(batch)
+        assert store.upsert_batches == 1  # the second batch took the general rules
+        await store.record([see(ext="7", ip="10.0.7.1", mac=MAC_C, t=2)])
+        await reference.record([see(ext="7", ip="10.0.7.1", mac=MAC_C, t=2)])
+        assert store.upsert_batches == 2  # and the fast path works after it
+        assert [shape(r) for r in await store.list()] == [shape(r) for r in await reference.list()]
+    finally:
+        await store.close()
+
+
 # -- sightings are valid by construction ---------------------------------------------------
 
 
