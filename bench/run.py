@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
-from bench import api_scale, ladder, profile, servers
+from bench import api_scale, disk, ladder, profile, servers
 from bench.ladder import Load
 from bench.report import SystemResult, write
 from bench.servers import System
@@ -375,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         "pbx tree": _tree(),
         "sipp processes": args.sipp_processes,
         "pbx SIP workers": args.workers,
+        "disk fdatasync at start": disk.probe(),
     }
     api: dict[str, object] | None = None
     with tempfile.TemporaryDirectory(prefix="pbx-bench-") as tmp:
@@ -391,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"  {api}")
             except Exception as exc:
                 say(f"!! API at scale: {exc}")
+    conditions["disk fdatasync at end"] = disk.probe()
     conditions["wall minutes"] = round((time.monotonic() - started) / 60, 1)
     md, js = write(args.out, conditions, results, api)
     say(f"\n{md.read_text()}\nwritten: {md} and {js}")

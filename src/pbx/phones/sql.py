@@ -52,6 +52,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
+from pbx.phones.checkpoint import CHECKPOINT_INTERVAL, WalCheckpointer
 from pbx.phones.memory import Changes, PhoneTable
 from pbx.phones.models import registered_phones as T
 from pbx.phones.store import ALL, EPOCH, PhoneFilter, PhoneRecord, Sighting
@@ -393,12 +394,17 @@ class SqlPhoneStore:
     Database errors propagate to the caller (the tracker falls back to memory).
     """
 
-    def __init__(self, url: str, *, readers: int = 2) -> None:
+    def __init__(
+        self, url: str, *, readers: int = 2, checkpoint_interval: float = CHECKPOINT_INTERVAL
+    ) -> None:
         self._engine = make_engine(url)
         self._postgres = self._engine.dialect.name == "postgresql"
-        self._sql = _HotPath(sqlite=self._engine.dialect.name == "sqlite")
+        sqlite = self._engine.dialect.name == "sqlite"
+        self._sql = _HotPath(sqlite=sqlite)
         #: Batches written by the upsert fast path (the rest took the general rules).
         self.upsert_batches = 0
+        #: SQLite: the WAL checkpoints, off the writer's commits (``pbx.phones.checkpoint``).
+        self.checkpointer = WalCheckpointer(self._engine, checkpoint_interval) if sqlite else None
         self._conn: Connection | None = None  # the writer thread's own connection
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pbx-phones-writer")
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="pbx-phones-reader")
@@ -464,8 +470,7 @@ class SqlPhoneStore:
         """
         for attempt in (1, 2):
             if self._conn is None:
-                self._conn = self._engine.connect()
-                self._conn.execution_options(sqlite_begin="IMMEDIATE")
+                self._conn = self._writer_connection()
             conn = self._conn
             try:
                 with conn.begin():
@@ -484,7 +489,25 @@ class SqlPhoneStore:
                 raise
         raise AssertionError("unreachable")
 
+    def _writer_connection(self) -> Connection:
+        """The writer's kept connection: ``BEGIN IMMEDIATE`` transactions, and on SQLite
+        no checkpoint inside its commits (the checkpointer thread runs them)."""
+        conn = self._engine.connect()
+        conn.execution_options(sqlite_begin="IMMEDIATE")
+        if self.checkpointer is not None:
+            conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+                "PRAGMA wal_autocheckpoint=0"
+            )
+        return conn
+
     def _record_sync(self, sightings: builtins.list[Sighting]) -> None:
+        try:
+            self._record_batch(sightings)
+        finally:
+            if self.checkpointer is not None:
+                self.checkpointer.written()
+
+    def _record_batch(self, sightings: builtins.list[Sighting]) -> None:
         if self._upsert(sightings):
             self.upsert_batches += 1
             return
@@ -532,8 +555,7 @@ class SqlPhoneStore:
         dbapi = self._engine.dialect.loaded_dbapi
         for attempt in (1, 2):
             if self._conn is None:
-                self._conn = self._engine.connect()
-                self._conn.execution_options(sqlite_begin="IMMEDIATE")
+                self._conn = self._writer_connection()
             raw: Any = self._conn.connection.dbapi_connection
             try:
                 if self._postgres:
@@ -657,7 +679,10 @@ class SqlPhoneStore:
             conn.exec_driver_sql(sql.insert, [sql.insert_params(r) for r in ch.inserted])
 
     def _clear_sync(self) -> int:
-        return self._in_write_transaction(lambda conn: int(conn.execute(delete(T)).rowcount))
+        removed = self._in_write_transaction(lambda conn: int(conn.execute(delete(T)).rowcount))
+        if self.checkpointer is not None:
+            self.checkpointer.written()
+        return removed
 
     def _list_sync(self, filter: PhoneFilter) -> builtins.list[PhoneRecord]:
         query = select(T).where(*_where(filter)).order_by(_SORT.desc(), T.c.id)
@@ -677,4 +702,6 @@ class SqlPhoneStore:
         self._writer.submit(self._drop_connection).result()
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self._engine.dispose()
