@@ -45,10 +45,10 @@ def _wal_frames(path: Path) -> int:
     return max(0, size - 32) // (24 + page)
 
 
-async def test_the_writers_commits_never_checkpoint(tmp_path: Path) -> None:
+async def test_the_writers_commits_do_not_checkpoint_below_the_bound(tmp_path: Path) -> None:
     """1,500 commits, each at least one WAL frame: with SQLite's default automatic
     checkpoint (every 1,000 pages) the WAL would have been restarted by the writer;
-    with the checkpointer idle it keeps every frame."""
+    below the writer's bound, with the checkpointer idle, it keeps every frame."""
     url, path = _db(tmp_path)
     store = SqlPhoneStore(url, checkpoint_interval=3600)
     try:
@@ -57,6 +57,24 @@ async def test_the_writers_commits_never_checkpoint(tmp_path: Path) -> None:
             await store.record([Sighting(str(100 + i % 50), "10.0.0.1", None, None, None, at)])
         assert _wal_frames(path) >= 1500
         assert store.checkpointer is not None and store.checkpointer.checkpoints == 0
+    finally:
+        await store.close()
+
+
+async def test_the_wal_stays_bounded_while_the_checkpointer_runs_beside_the_writer(
+    tmp_path: Path,
+) -> None:
+    """Commits back to back with the checkpointer copying all the while: a checkpoint
+    beside the writer never lets the WAL start over, so without the writer's own bound
+    it grows with every commit (1,200 frames here); with a bound of 200 pages it
+    starts over."""
+    url, path = _db(tmp_path)
+    store = SqlPhoneStore(url, checkpoint_interval=0.001, wal_bound_pages=200)
+    try:
+        for i in range(1200):
+            at = T0 + timedelta(seconds=i)
+            await store.record([Sighting(str(100 + i % 50), "10.0.0.1", None, None, None, at)])
+        assert _wal_frames(path) < 600
     finally:
         await store.close()
 

@@ -52,7 +52,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from pbx.phones.checkpoint import CHECKPOINT_INTERVAL, WalCheckpointer
+from pbx.phones.checkpoint import CHECKPOINT_INTERVAL, WRITER_BOUND_PAGES, WalCheckpointer
 from pbx.phones.memory import Changes, PhoneTable
 from pbx.phones.models import registered_phones as T
 from pbx.phones.store import ALL, EPOCH, PhoneFilter, PhoneRecord, Sighting
@@ -395,7 +395,12 @@ class SqlPhoneStore:
     """
 
     def __init__(
-        self, url: str, *, readers: int = 2, checkpoint_interval: float = CHECKPOINT_INTERVAL
+        self,
+        url: str,
+        *,
+        readers: int = 2,
+        checkpoint_interval: float = CHECKPOINT_INTERVAL,
+        wal_bound_pages: int = WRITER_BOUND_PAGES,
     ) -> None:
         self._engine = make_engine(url)
         self._postgres = self._engine.dialect.name == "postgresql"
@@ -405,6 +410,7 @@ class SqlPhoneStore:
         self.upsert_batches = 0
         #: SQLite: the WAL checkpoints, off the writer's commits (``pbx.phones.checkpoint``).
         self.checkpointer = WalCheckpointer(self._engine, checkpoint_interval) if sqlite else None
+        self._wal_bound_pages = int(wal_bound_pages)
         self._conn: Connection | None = None  # the writer thread's own connection
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pbx-phones-writer")
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="pbx-phones-reader")
@@ -491,12 +497,13 @@ class SqlPhoneStore:
 
     def _writer_connection(self) -> Connection:
         """The writer's kept connection: ``BEGIN IMMEDIATE`` transactions, and on SQLite
-        no checkpoint inside its commits (the checkpointer thread runs them)."""
+        a checkpoint inside its commits only past ``wal_bound_pages`` (the checkpointer
+        thread runs them; ``pbx.phones.checkpoint`` says why both)."""
         conn = self._engine.connect()
         conn.execution_options(sqlite_begin="IMMEDIATE")
         if self.checkpointer is not None:
             conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
-                "PRAGMA wal_autocheckpoint=0"
+                f"PRAGMA wal_autocheckpoint={self._wal_bound_pages}"
             )
         return conn
 
