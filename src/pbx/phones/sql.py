@@ -66,6 +66,8 @@ BUSY_TIMEOUT_MS = 5000
 #: Sightings per lookup query (keeps bound parameters far below every backend's limit).
 LOOKUP_CHUNK = 500
 _EPOCH_NAIVE = EPOCH.replace(tzinfo=None)
+#: Upsert rows as ``_HotPath.folded`` returns them.
+_Rows = list[tuple[Any, ...]]
 
 
 # -- migrations ----------------------------------------------------------------------------
@@ -582,12 +584,7 @@ class SqlPhoneStore:
                 raise
         raise AssertionError("unreachable")
 
-    def _upsert_sqlite(
-        self,
-        raw: Any,
-        with_mac: builtins.list[tuple[Any, ...]],
-        without: builtins.list[tuple[Any, ...]],
-    ) -> None:
+    def _upsert_sqlite(self, raw: Any, with_mac: _Rows, without: _Rows) -> None:
         """The fast path's statements in one ``BEGIN IMMEDIATE`` transaction."""
         sql = self._sql
         cursor = raw.cursor()
@@ -603,12 +600,7 @@ class SqlPhoneStore:
         cursor.execute("COMMIT")
         cursor.close()
 
-    def _upsert_postgres(
-        self,
-        raw: Any,
-        with_mac: builtins.list[tuple[Any, ...]],
-        without: builtins.list[tuple[Any, ...]],
-    ) -> None:
+    def _upsert_postgres(self, raw: Any, with_mac: _Rows, without: _Rows) -> None:
         """The fast path as one statement run in autocommit: one round trip.
 
         In a transaction psycopg sends BEGIN, the statement and COMMIT as three round
