@@ -474,6 +474,34 @@ async def test_timestamps_are_stored_as_naive_utc(db_url: str) -> None:
     assert str(raw).startswith("2024-01-01 12:00:00")
 
 
+async def test_both_times_are_stored_in_one_text_form(db_url: str) -> None:
+    """First and last seen of a phone new in the batch, and of one seen twice in it,
+    are stored as naive UTC to the microsecond (SQLite: the text SQLAlchemy writes,
+    which the read path and text sorting rely on)."""
+    first = datetime(2024, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    later = datetime(2024, 1, 1, 12, 0, 5, 7, tzinfo=UTC)
+    store = SqlPhoneStore(db_url)
+    await store.record(
+        [
+            Sighting("100", "10.0.0.1", None, None, None, first),
+            Sighting("200", "10.0.0.2", None, None, None, first),
+            Sighting("200", "10.0.0.2", None, None, None, later),
+        ]
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT extension_number, first_registered, last_registered "
+                "FROM registered_phones ORDER BY extension_number"
+            )
+        ).all()
+    await store.close()
+    assert [tuple(str(v) for v in row) for row in rows] == [
+        ("100", "2024-01-01 12:00:00.123456", "2024-01-01 12:00:00.123456"),
+        ("200", "2024-01-01 12:00:00.123456", "2024-01-01 12:00:05.000007"),
+    ]
+
+
 async def test_rows_written_by_scripts_with_null_timestamps_sort_last(db_url: str) -> None:
     store = SqlPhoneStore(db_url)
     with store.engine.begin() as conn:
