@@ -63,6 +63,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                         help="one side only; pbx-postgres: pbx on PostgreSQL alone")  # fmt: skip
     parser.add_argument("--bare", action=argparse.BooleanOptionalAction, default=True,
                         help="also the bare uvloop reference loop (bench/bare.py)")  # fmt: skip
+    parser.add_argument("--bare-commit", action=argparse.BooleanOptionalAction, default=True,
+                        help="also the bare loop holding each 200 until its row is committed "
+                        "(bench/bare.py --commit)")  # fmt: skip
     parser.add_argument("--no-refresh", action="store_true", help="skip the steady-state ladder")
     parser.add_argument("--no-api", action="store_true", help="skip the API-at-scale step")
     parser.add_argument("--no-profile", action="store_true", help="skip py-spy")
@@ -323,7 +326,13 @@ def _systems(args: argparse.Namespace, work: Path) -> Iterator[Entry]:
     if args.only in (None, "kamailio"):
         yield ("Kamailio 5.6", lambda: servers.kamailio(work / "kamailio", users), False)
     if args.only in (None, "kamailio") and args.bare:
-        yield ("bare uvloop loop (reference)", lambda: servers.bare(work / "bare", users), False)
+        yield (servers.BARE, lambda: servers.bare(work / "bare", users), False)
+    if args.only in (None, "kamailio") and args.bare_commit:
+        yield (
+            servers.BARE_COMMIT,
+            lambda: servers.bare(work / "bare-commit", users, servers.BARE_COMMIT, commit=True),
+            False,
+        )
 
 
 @contextlib.contextmanager

@@ -24,6 +24,8 @@ from bench.users import Account, pbx_config
 
 REPO = Path(__file__).resolve().parents[1]
 PG_SCRIPT = REPO / "scripts" / "pg-test-cluster.sh"
+BARE = "bare uvloop loop (reference)"
+BARE_COMMIT = "bare loop + SQLite commit (reference)"
 
 
 @dataclass(frozen=True)
@@ -87,15 +89,20 @@ def kamailio(folder: Path, users: list[Account]) -> Iterator[System]:
 
 
 @contextlib.contextmanager
-def bare(folder: Path, users: list[Account]) -> Iterator[System]:
-    """The bare uvloop reference loop (``bench/bare.py``) with the same accounts."""
+def bare(
+    folder: Path, users: list[Account], name: str = BARE, *, commit: bool = False
+) -> Iterator[System]:
+    """The bare uvloop reference loop (``bench/bare.py``) with the same accounts; with
+    ``commit``, each 200 held until its row is committed to a SQLite file."""
     folder.mkdir(parents=True, exist_ok=True)
     port = procs.free_port()
     log = folder / "bare.log"
     command = [sys.executable, "-m", "bench.bare", "--port", str(port), "--users", str(len(users))]
+    if commit:
+        command += ["--commit", str(folder / "bare.db")]
     with procs.running(command, log, cwd=REPO) as proc:
         procs.wait_sip_ready(proc, "127.0.0.1", port, log)
-        yield System("bare uvloop loop (reference)", "127.0.0.1", port, proc.pid, log)
+        yield System(name, "127.0.0.1", port, proc.pid, log)
 
 
 @contextlib.contextmanager
