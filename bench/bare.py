@@ -8,7 +8,7 @@ between it and Kamailio is what one interpreter costs.
 
 With ``--commit DB`` it also keeps pbx's promise, and only that: each 200 OK is sent
 after its row (extension, source IP, Contact, User-Agent, times) is committed to a
-SQLite file shaped like ``registered_phones`` (WAL, synchronous=NORMAL), by group
+SQLite file with pbx's schema and pbx's upsert (WAL, synchronous=NORMAL), by group
 commit on one writer thread with one batch in flight, as pbx's tracker does, and
 the WAL checkpointed as pbx's store does it (``pbx.phones.checkpoint``: on a thread
 of its own once a second, the writer's own automatic checkpoint only at
@@ -38,36 +38,22 @@ from sqlalchemy import create_engine
 
 from bench.users import REALM, accounts
 from pbx.phones.checkpoint import WRITER_BOUND_PAGES, WalCheckpointer
+from pbx.phones.sql import _UPSERT_ROWS, _HotPath, upgrade_to_head
 from pbx.transport.bind import bind_socket
 
 _AUTH_RE = re.compile(r'(\w+)=(?:"([^"]*)"|([^\s,]+))')
 _COPIED = ("via", "from", "to", "call-id", "cseq", "v", "f", "t", "i")
-#: The users' schema (README), and the upsert pbx's fast path runs for a phone
-#: without a MAC: one multi-row statement per chunk of a batch.
-_SCHEMA = """CREATE TABLE IF NOT EXISTS registered_phones (
-    id INTEGER PRIMARY KEY,
-    mac_address VARCHAR(20), extension_number VARCHAR(20) NOT NULL,
-    user_agent VARCHAR(255), ip_address VARCHAR(50) NOT NULL,
-    first_registered TIMESTAMP, last_registered TIMESTAMP, contact_uri VARCHAR(255),
-    UNIQUE(mac_address, extension_number), UNIQUE(ip_address, extension_number))"""
-_INSERT = (
-    "INSERT INTO registered_phones (extension_number, ip_address, contact_uri, user_agent, "
-    "first_registered, last_registered) VALUES "
-)
-_ON_CONFLICT = (
-    " ON CONFLICT (ip_address, extension_number) DO UPDATE SET "
-    "user_agent = COALESCE(excluded.user_agent, registered_phones.user_agent), "
-    "contact_uri = COALESCE(excluded.contact_uri, registered_phones.contact_uri), "
-    "last_registered = excluded.last_registered"
-)
-_CHUNK = 500
+#: pbx's fast-path statement for phones without a MAC (``_HotPath.upsert``), so the
+#: floor writes exactly what pbx writes, into the table pbx's migrations create.
+_SQL = _HotPath(sqlite=True)
 #: A row: extension, source IP, Contact, User-Agent.
 Row = tuple[str, str, str | None, str | None]
 
 
 class Committer:
     """Group commit of rows on one writer thread; the answers held for a batch go out
-    once it is committed. One batch in flight: what arrives meanwhile forms the next."""
+    once it is committed (a batch that fails is not answered: the phones retransmit).
+    One batch in flight: what arrives meanwhile forms the next."""
 
     def __init__(self, path: str, send: Callable[[bytes, tuple[str, int]], None]) -> None:
         self._path = path
@@ -77,15 +63,16 @@ class Committer:
         self._rows: list[Row] = []
         self._held: list[tuple[bytes, tuple[str, int]]] = []
         self._busy = False
+        url = f"sqlite:///{path}"
+        upgrade_to_head(url)
         self._pool.submit(self._open).result()
-        self._checkpointer = WalCheckpointer(create_engine(f"sqlite:///{path}"))
+        self._checkpointer = WalCheckpointer(create_engine(url))
 
     def _open(self) -> None:
         conn = sqlite3.connect(self._path, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(f"PRAGMA wal_autocheckpoint={WRITER_BOUND_PAGES}")
-        conn.execute(_SCHEMA)
         conn.execute("DELETE FROM registered_phones")
         self._conn = conn
 
@@ -106,14 +93,14 @@ class Committer:
     def _write(self, rows: list[Row]) -> None:
         conn = self._conn
         assert conn is not None
-        now = datetime.now(UTC).isoformat(" ", "microseconds")[:26]
+        now = _SQL.ts_out(datetime.now(UTC))
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for start in range(0, len(rows), _CHUNK):
-                chunk = rows[start : start + _CHUNK]
-                values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk))
-                flat = [v for r in chunk for v in (*r, now, now)]
-                conn.execute(_INSERT + values + _ON_CONFLICT, flat)
+            for start in range(0, len(rows), _UPSERT_ROWS):
+                chunk = rows[start : start + _UPSERT_ROWS]
+                # pbx's column order: MAC, extension, User-Agent, IP, first, last, Contact.
+                flat = [v for e, ip, c, ua in chunk for v in (None, e, ua, ip, now, now, c)]
+                conn.execute(_SQL.upsert(len(chunk), by_mac=False), flat)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
