@@ -271,7 +271,7 @@ class _HotPath:
         that ``upsert_columns`` takes."""
         return [list(column) for column in zip(*rows, strict=True)]
 
-    def folded(self, sightings: Sequence[Sighting], by_mac: bool) -> list[tuple[Any, ...]] | None:
+    def folded(self, sightings: Sequence[Sighting], by_mac: bool) -> _Rows | None:
         """The upsert rows for ``sightings``, one per key: what running their upserts
         one after another would leave (later values win, missing ones keep earlier
         ones, first seen and last seen times). A statement may not touch a row twice
@@ -299,7 +299,7 @@ class _HotPath:
                 row[6] = s.contact_uri
             row[5] = s.at
         ts = self.ts_out
-        out: list[tuple[Any, ...]] = []
+        out: _Rows = []
         for r in merged.values():
             # A phone seen once in the batch (nearly all) has one time for both
             # columns: converted once, not twice (half the cost of this method).
