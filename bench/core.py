@@ -6,6 +6,12 @@
 Each phone goes REGISTER -> 401 -> REGISTER with digest -> 200 straight through
 ``Endpoint.receive``; the figure is process CPU time (not wall time) per message and
 per registration, so other load on the machine disturbs it less.
+
+The cyclic collector is set as the server sets it (``pbx.app.tune_gc``): this loop
+keeps every answer alive in a list, and with the interpreter's default thresholds
+the collector walked them again and again (at 40,000 phones 1,756 collections, a
+third of the CPU measured: 57 against 37 µs per registration). The server's SIP
+workers, with the same settings, ran 10 young collections in 100,000 registrations.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import hashlib
 import re
 import time
 
+from pbx.app import tune_gc
 from pbx.sip import digest
 from pbx.sip.endpoint import Endpoint
 from pbx.sip.events import Source
@@ -60,6 +67,7 @@ def main() -> None:
         Registrar(RegistrarPolicy(realm=REALM), lambda u, a: table.get(u), b"b" * 32)
     )
     source = Source("127.0.0.1", 6000, "udp")
+    tune_gc()
     first = [register(u, i) for i, u in enumerate(users)]
     start = time.process_time()
     challenges = [endpoint.receive(m, source, 1.0) for m in first]
