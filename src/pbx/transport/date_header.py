@@ -2,7 +2,7 @@
 
 Why a class in a compiled module and not a closure in ``app.py``: it runs once per
 200 OK, and an interpreted closure there cost about 2% of a SIP worker's samples
-(bench/README.md, "Session of 2026-11-28 from 10:10 UTC").
+(bench/HISTORY.md, "Session of 2026-11-28 from 10:10 UTC").
 """
 
 from __future__ import annotations
