@@ -13,16 +13,21 @@ STAMP  := $(VENV)/.installed-$(PY_ID)
 CORE_STAMP := $(VENV)/.core-stamp
 CORE_SRC   := $(addprefix src/,$(shell grep -v '^\s*\(\#\|$$\)' scripts/compiled-modules.txt))
 
-.PHONY: install core clean-core run test test-deps lint bench clean
+.PHONY: install lock core clean-core run test test-deps lint bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	VENV=$(VENV) PYTHON=$(PYTHON) bash scripts/venv-check.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# The versions the suite passed with, from the current venv (constraints.txt says why).
+lock: install
+	{ sed -n '/^#/p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.tmp
+	mv constraints.tmp constraints.txt
 
 core: $(CORE_STAMP)
 
