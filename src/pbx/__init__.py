@@ -1,7 +1,7 @@
 """pbx: a SIP registrar that keeps an inventory of every phone that registers.
 
 ``make core`` compiles the per-packet modules (scripts/compiled-modules.txt) with
-mypyc, and the one step written in C (``sip/_headsplit.c``, whose Python twin is
+mypyc, and the steps written in C (``sip/_*.c``, each with a Python twin that is
 the reference), into extension modules beside their sources; ``make run``, ``make test`` and
 ``make bench`` do it first. Python prefers an extension module to a source file of
 the same name, and a registration then costs markedly less CPU (bench/README.md).

@@ -22,6 +22,7 @@ from pbx.sip.digest import (
     NonceStatus,
     UnsupportedSchemeError,
     challenge_header,
+    challenge_template,
     expected_response,
     ha1,
     parse_credentials,
@@ -426,6 +427,14 @@ def test_challenge_round_trips_through_the_parser() -> None:
         f'Digest username="u", uri="sip:x", response="r", cnonce="c", nc=00000001, {params}'
     )
     assert (creds.realm, creds.nonce, creds.opaque, creds.qop) == (realm, nonce, opaque, "auth")
+
+
+@pytest.mark.parametrize("realm", ["pbx", 'a"b\\c', 'nonce="NNNN" realm', "NNNNNNNN"])
+@pytest.mark.parametrize("algorithm", ["MD5", "sha-256"])
+def test_challenge_template_is_the_header_around_the_nonce(realm: str, algorithm: str) -> None:
+    before, after = challenge_template(realm, algorithm)
+    for nonce in (NonceManager(SECRET).issue(float(n)) for n in range(5)):
+        assert before + nonce + after == challenge_header(realm, algorithm, nonce, False)
 
 
 def test_algorithms_strongest_first() -> None:

@@ -432,6 +432,18 @@ def challenge_header(
     return ", ".join(parts)
 
 
+def challenge_template(realm: str, algorithm: str) -> tuple[str, str]:
+    """``challenge_header(realm, algorithm, nonce, False)`` as the text before and after
+    the nonce, for a registrar that sends many: a 401 then only joins the three. The
+    nonces ``NonceManager`` issues are base64url, which quoting leaves as it is."""
+    mark = "N" * _NONCE_CHARS
+    before, found, after = challenge_header(realm, algorithm, mark, False).partition(
+        f'nonce="{mark}"'
+    )
+    assert found, "challenge_header always writes the nonce quoted"
+    return f'{before}nonce="', f'"{after}'
+
+
 # ---------------------------------------------------------------------------- nonces
 
 

@@ -125,23 +125,28 @@ class Endpoint:
         """Handle a parsed request (transaction cache, validation, dispatch)."""
         key = self._transaction_key(request, source)
         if key is not None:
-            cached = self._transactions.get(key)
-            if cached is not None and cached[0] > now:
-                _, data, host, port, status = cached
-                destination = Destination(host, port) if host is not None else None
-                return Outcome(data, destination, (), status)
+            cached = self._cached(key, now)
+            if cached is not None:
+                return cached
         outcome = self._process(request, source, now)
         if key is not None and outcome.data is not None:
             self._remember(key, outcome, now)
         return outcome
 
+    def _cached(self, key: str, now: float) -> Outcome | None:
+        """The answer already given to this transaction, while it is remembered."""
+        cached = self._transactions.get(key)
+        if cached is None or cached[0] <= now:
+            return None
+        _, data, host, port, status = cached
+        destination = Destination(host, port) if host is not None else None
+        return Outcome(data, destination, (), status)
+
     def _receive_fast(self, fast: FastRegister, source: Source, now: float) -> Outcome:
         """A REGISTER the fast lane read: same cache, same registrar rules."""
-        cached = self._transactions.get(fast.key)
-        if cached is not None and cached[0] > now:
-            _, data, host, port, status = cached
-            destination = Destination(host, port) if host is not None else None
-            return Outcome(data, destination, (), status)
+        cached = self._cached(fast.key, now)
+        if cached is not None:
+            return cached
         try:
             status, reason, extra, events = self.registrar.decide(fast.register, source, now)
         except SipError as exc:

@@ -246,6 +246,10 @@ class Registrar:
         self._lookup = lookup
         self._secret = secret
         self._nonces = digest.NonceManager(secret, ttl=policy.nonce_ttl)
+        # Each 401's WWW-Authenticate fields, around the nonce (``_challenge``).
+        self._templates = tuple(
+            digest.challenge_template(policy.realm, algorithm) for algorithm in policy.algorithms
+        )
         self._bindings: dict[str, dict[str, Binding]] = {}
         # (due, extension, key): every live binding has an entry due no later than
         # its expires_at. A new binding, or a refresh that shortens one, pushes an
@@ -329,7 +333,12 @@ class Registrar:
     # ------------------------------------------------------------------- digest
 
     def _challenge(self, now: float, stale: bool = False) -> list[tuple[str, str]]:
+        """The WWW-Authenticate fields of a 401, one per algorithm, with a new nonce."""
         nonce = self._nonces.issue(now)
+        if not stale:
+            return [
+                ("www-authenticate", f"{before}{nonce}{after}") for before, after in self._templates
+            ]
         realm = self.policy.realm
         return [
             ("www-authenticate", digest.challenge_header(realm, alg, nonce, stale))
