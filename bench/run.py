@@ -36,8 +36,11 @@ from bench.users import Account, accounts
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Up to 30,000/s: on a quiet day Kamailio passed 16,000 registrations/s here and the
-#: bare loop 20,000 refreshes/s, the old top, which then said only "at least".
-FULL_RATES = (250, 500, 1000, 2000, 4000, 6000, 8000, 10000, 13000, 16000, 20000, 25000, 30000)
+#: bare loop 20,000 refreshes/s, the old top, which then said only "at least". From
+#: the issue's 1,000/s: 250 and 500 were added when pbx did not reach 1,000, and
+#: with every system passing them their two rungs per system and ladder (about 8
+#: minutes) left the time budget short of the refresh climbs (2026-11-29 02:31 run).
+FULL_RATES = (1000, 2000, 4000, 6000, 8000, 10000, 13000, 16000, 20000, 25000, 30000)
 QUICK_RATES = (250, 1000, 4000, 13000)
 #: Bisect rungs after each full ladder (``_bisects`` says why two).
 BISECTS = 2
