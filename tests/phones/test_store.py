@@ -410,6 +410,30 @@ async def test_a_mixed_batch_that_meets_another_key_is_undone_whole(db_url: str)
         await store.close()
 
 
+async def test_the_fast_path_keeps_awkward_text_exactly(db_url: str) -> None:
+    """Values that an array's text form must quote or escape (quotes, backslashes,
+    commas, braces, the word NULL, blanks, non-ASCII) come back exactly as sent from
+    the upsert fast path (on PostgreSQL a batch travels as column arrays), beside a
+    missing value that must stay missing."""
+    awkward = ['Yealink "T46U" 66.86', "a\\b,c{d}e", "NULL", "  ", "Grandstream GXP2170 é—ü"]
+    batch = [
+        see(ext=str(200 + i), ip=f"10.0.9.{i}", mac=mac, t=i, ua=ua, contact=f"sip:{i}@h;x={ua}")
+        for i, (ua, mac) in enumerate(zip(awkward, [MAC_A, None, MAC_B, None, None], strict=True))
+    ]
+    batch.append(see(ext="299", ip="10.0.9.99", t=9))  # no user agent, no contact
+    store = SqlPhoneStore(db_url)
+    try:
+        await store.record(batch)
+        assert store.upsert_batches == 1
+        got = {r.extension_number: r for r in await store.list()}
+        for s in batch:
+            row = got[s.extension]
+            assert (row.user_agent, row.contact_uri) == (s.user_agent, s.contact_uri)
+        assert got["299"].user_agent is None and got["299"].contact_uri is None
+    finally:
+        await store.close()
+
+
 # -- sightings are valid by construction ---------------------------------------------------
 
 

@@ -218,11 +218,14 @@ class _HotPath:
         # PostgreSQL takes a whole batch as seven arrays, one parameter per column:
         # psycopg adapts seven lists instead of seven values a row (its client-side
         # CPU per row halved, measured: 23 -> 11 µs on 500-row batches), and the text
-        # is the same whatever the batch size, so psycopg prepares it once.
+        # is the same whatever the batch size, so psycopg prepares it once. The arrays
+        # go in binary (%b): psycopg writes a text array in Python, quoting and
+        # escaping element by element with regular expressions (8.4 µs a row, 50-row
+        # batches), and a binary one in 1.4 µs; the server parses it more cheaply too.
         self._unnest = (
             f"{self.insert.partition(' VALUES ')[0]} SELECT * FROM unnest("
-            "%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], "
-            "%s::timestamp[], %s::timestamp[], %s::varchar[])"
+            "%b::varchar[], %b::varchar[], %b::varchar[], %b::varchar[], "
+            "%b::timestamp[], %b::timestamp[], %b::varchar[])"
         )
         # One row each (bench/drivers.py measures drivers with these).
         self.upsert_mac = self.insert + self._on_mac
