@@ -18,6 +18,7 @@ import datetime
 import functools
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -173,8 +174,14 @@ def bench_systems(
 
 
 def _folder(work: Path, name: str) -> Path:
-    """Each system's working folder, e.g. ``pbx/sqlite``, ``kamailio/5.6``."""
-    return work / name.split()[0].lower() / name.split("(")[-1].strip(")").lower()
+    """Each system's own folder for its rungs, e.g. ``rungs/pbx-sqlite``, ``rungs/kamailio-5.6``.
+
+    The whole name: the two reference loops are both "... (reference)", and a folder
+    built from the first word and the parenthesis gave them one folder, where the
+    second one's rungs also read the first one's response-time traces (its refresh
+    rungs counted twice: 2026-11-29).
+    """
+    return work / "rungs" / re.sub(r"[^a-z0-9.]+", "-", name.lower()).strip("-")
 
 
 def _ladders(

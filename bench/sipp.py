@@ -112,6 +112,13 @@ def _samples(folder: Path, start_epoch: float) -> list[RttSample]:
     return out
 
 
+def clear_traces(sub: Path) -> None:
+    """Remove what an earlier sipp left in ``sub``: its response times are in a file
+    named after its pid, which ``_samples`` would read beside the new run's."""
+    for path in [*sub.glob("*_rtt.csv"), sub / "stat.csv", sub / "errors.log"]:
+        path.unlink(missing_ok=True)
+
+
 def run(
     folder: Path,
     scenario: Path,
@@ -140,6 +147,7 @@ def run(
         for i in range(processes):
             sub = folder / f"sipp{i}"
             sub.mkdir(exist_ok=True)
+            clear_traces(sub)
             share = users[i::processes]
             inf = injection_csv(sub / "users.csv", share)
             local = "127.0.0.1" if processes == 1 else f"127.0.0.{2 + i}"
