@@ -321,9 +321,9 @@ def _systems(args: argparse.Namespace, work: Path) -> Iterator[Entry]:
     if args.only in (None, "pbx"):
         db = work / "pbx-sqlite" / "pbx.db"
         yield (
-            "pbx (SQLite)",
+            servers.PBX_SQLITE,
             lambda: servers.pbx(
-                "pbx (SQLite)",
+                servers.PBX_SQLITE,
                 db.parent,
                 users,
                 {"type": "sqlite", "path": str(db)},
@@ -332,9 +332,9 @@ def _systems(args: argparse.Namespace, work: Path) -> Iterator[Entry]:
             not args.no_profile,
         )
     if pbx_side and (args.postgres or args.only == "pbx-postgres"):
-        yield ("pbx (PostgreSQL)", lambda: _pbx_on_postgres(work, users, args.workers), False)
+        yield (servers.PBX_POSTGRES, lambda: _pbx_on_postgres(work, users, args.workers), False)
     if args.only in (None, "kamailio"):
-        yield ("Kamailio 5.6", lambda: servers.kamailio(work / "kamailio", users), False)
+        yield (servers.KAMAILIO, lambda: servers.kamailio(work / "kamailio", users), False)
     if args.only in (None, "kamailio") and args.bare:
         yield (servers.BARE, lambda: servers.bare(work / "bare", users), False)
     if args.only in (None, "kamailio") and args.bare_commit:
@@ -353,7 +353,7 @@ def _pbx_on_postgres(work: Path, users: list[Account], workers: int) -> Iterator
         settings = servers.pg_settings(url)
         folder = work / "pbx-postgres"
         with servers.pbx(
-            "pbx (PostgreSQL)", folder, users, settings, also=(postmaster,), workers=workers
+            servers.PBX_POSTGRES, folder, users, settings, also=(postmaster,), workers=workers
         ) as system:
             yield system
 

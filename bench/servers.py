@@ -24,8 +24,13 @@ from bench.users import Account, pbx_config
 
 REPO = Path(__file__).resolve().parents[1]
 PG_SCRIPT = REPO / "scripts" / "pg-test-cluster.sh"
+PBX_SQLITE = "pbx (SQLite)"
+PBX_POSTGRES = "pbx (PostgreSQL)"
+KAMAILIO = "Kamailio 5.6"
 BARE = "bare uvloop loop (reference)"
 BARE_COMMIT = "bare loop + SQLite commit (reference)"
+#: Every system the bench can run, by the name its rows and folders carry.
+NAMES = (PBX_SQLITE, PBX_POSTGRES, KAMAILIO, BARE, BARE_COMMIT)
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,7 @@ def kamailio(folder: Path, users: list[Account]) -> Iterator[System]:
     log = folder / "kamailio.log"
     with procs.running(command, log, cwd=folder) as proc:
         procs.wait_sip_ready(proc, "127.0.0.1", port, log)
-        yield System("Kamailio 5.6", "127.0.0.1", port, proc.pid, log)
+        yield System(KAMAILIO, "127.0.0.1", port, proc.pid, log)
 
 
 @contextlib.contextmanager

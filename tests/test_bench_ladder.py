@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from bench.ladder import SIPP_SATURATED, _saturated, _verdict
 from bench.run import _folder
-from bench.servers import BARE, BARE_COMMIT
+from bench.servers import NAMES
 from bench.sipp import _samples, clear_traces
 
 
@@ -47,9 +47,8 @@ def test_the_mark_is_per_sipp_process_and_only_on_failures() -> None:
 def test_every_system_has_its_own_rung_folder(tmp_path: Path) -> None:
     """The two reference loops once shared one folder, and the second one's rungs read
     the first one's response-time traces too (its refreshes counted twice)."""
-    names = ["pbx (SQLite)", "pbx (PostgreSQL)", "Kamailio 5.6", BARE, BARE_COMMIT]
-    folders = {_folder(tmp_path, name) for name in names}
-    assert len(folders) == len(names)
+    folders = {_folder(tmp_path, name) for name in NAMES}
+    assert len(folders) == len(NAMES)
     assert all(folder.parent == tmp_path / "rungs" for folder in folders)
 
 
