@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.ladder import Climb, Rung
+from bench.servers import KAMAILIO
 
 
 @dataclass
@@ -48,7 +49,9 @@ def _ratio(ours: int, theirs: int) -> str:
 def table(results: list[SystemResult], kind: str) -> list[str]:
     """Markdown rows for ``kind`` ("register" or "refresh")."""
     unit = "registrations/s" if kind == "register" else "refreshes/s"
-    peer = next((r for r in results if r.name.startswith("Kamailio")), None)
+    # The peer by its exact name: another Kamailio row (a write-through variant, say)
+    # must not become the yardstick because it was listed first.
+    peer = next((r for r in results if r.name == KAMAILIO), None)
     peer_rate = _figures(getattr(peer, kind))[0] if peer else 0
     lines = [
         f"| system | max {unit} | CPU µs each | p50 ms | p99 ms | avg ms | ratio to Kamailio |",
