@@ -7,16 +7,23 @@
 Needs ``aiosqlite`` and ``asyncpg`` in the venv (``.venv/bin/pip install aiosqlite asyncpg``);
 they are bench-only and not project dependencies. A missing one is skipped.
 
-Every variant runs the statements of ``SqlPhoneStore``'s upsert fast path, in the same
-transaction shape (``BEGIN [IMMEDIATE]``, on PostgreSQL ``LOCK TABLE``, ``SAVEPOINT``,
+A decision record (2026-11-27): it chose the drivers the store keeps, sqlite3 and
+psycopg 3 on the writer thread, and measures the store's write as it was then. The
+store has since moved to one multi-row upsert per batch (SQLite: in ``BEGIN
+IMMEDIATE``; PostgreSQL: one ``unnest`` statement of binary arrays in autocommit,
+``SqlPhoneStore._upsert_postgres`` says why); ``bench/store_write.py`` measures that.
+The drivers were compared on the shape below, which is why it stays as it was.
+
+Every variant runs the statements of ``SqlPhoneStore``'s upsert fast path of the time,
+in the same transaction shape (``BEGIN [IMMEDIATE]``, on PostgreSQL ``LOCK TABLE``, ``SAVEPOINT``,
 one executemany of ``_HotPath.upsert_mac``, ``RELEASE``, ``COMMIT``), from the event
 loop the server uses (uvloop), on the raw DBAPI/async driver so that only the driver
 and the way it is reached from the loop differ:
 
 * ``sqlite3 executor``: sqlite3 on one dedicated thread via ``run_in_executor``
-  (what the store does now, minus SQLAlchemy);
+  (what the store did then, minus SQLAlchemy);
 * ``aiosqlite``: the same sqlite3 behind aiosqlite's own thread, one hop per call;
-* ``psycopg executor``: psycopg 3 sync on one dedicated thread (what the store does);
+* ``psycopg executor``: psycopg 3 sync on one dedicated thread (what the store did then);
 * ``psycopg async``: ``psycopg.AsyncConnection`` on the loop;
 * ``asyncpg``: asyncpg on the loop (``$n`` placeholders, nested transaction = savepoint).
 
