@@ -9,7 +9,7 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
-import httpx
+import httpx2
 from fastapi.testclient import TestClient
 
 from pbx.api.app import create_app
@@ -104,7 +104,7 @@ def test_first_rows_are_sent_while_the_store_is_still_reading(status: StaticStat
     try:
         with (
             serving(create_app(store, status)) as url,
-            httpx.Client(timeout=30) as http,
+            httpx2.Client(timeout=30) as http,
             http.stream("GET", url + LIST) as response,
         ):
             assert response.status_code == 200
