@@ -68,15 +68,13 @@ def report(
         if pid in database_pids:
             db_user += user
             db_system += system
+            role = "PostgreSQL"
         else:
             user_total += user
             system_total += system
+            role = "main process" if pid == main_pid else "SIP worker"
         if user + system < 0.01 * seconds:
             continue
-        if pid in database_pids:
-            role = "PostgreSQL"
-        else:
-            role = "main process" if pid == main_pid else "SIP worker"
         role += "" if tid == pid else f", thread {tid}"
         lines.append(
             f"  {role} (pid {pid}, {name}): {(user + system) / seconds:.2f} cores; per "
