@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import budget
 from bench.ladder import Climb, Rung
 from bench.servers import KAMAILIO
 
@@ -92,6 +93,20 @@ def _api_lines(api: dict[str, object]) -> list[str]:
     ]
 
 
+def _budgets(conditions: dict[str, object], results: list[SystemResult]) -> list[budget.Budget]:
+    cores = conditions.get("cores")
+    climbs = {r.name: r.register for r in results}
+    return budget.budgets(climbs, cores if isinstance(cores, int) else 2)
+
+
+def _budget_section(conditions: dict[str, object], results: list[SystemResult]) -> list[str]:
+    """What the issue's targets leave the server in this run (``bench.budget``)."""
+    cores = conditions.get("cores")
+    found = _budgets(conditions, results)
+    rows = budget.lines(found, cores if isinstance(cores, int) else 2)
+    return ["### What the targets leave the server in this run", "", *rows, ""] if rows else []
+
+
 def _rung_lines(result: SystemResult) -> list[str]:
     out = []
     for kind in ("register", "refresh"):
@@ -120,6 +135,7 @@ def write(
         "",
         *table(results, "register"),
         "",
+        *_budget_section(conditions, results),
         "## Steady state (refresh with the same nonce, next nc, no 401)",
         "",
         *table(results, "refresh"),
@@ -171,6 +187,7 @@ def write(
             for r in results
         ],
         "api": api,
+        "budgets": budget.as_json(_budgets(conditions, results)),
     }
     json_path = folder / "latest.json"
     json_path.write_text(json.dumps(data, indent=1, default=str, allow_nan=True))
