@@ -56,7 +56,8 @@ def _sipp_us(rung: Rung) -> float:
 
 def budgets(climbs: Mapping[str, Climb | None], cores: int) -> list[Budget]:
     """Each target's budget, from the registration ladders of one run (by system
-    name); none without a Kamailio ceiling or a passing rung to measure sipp at."""
+    name); none without a Kamailio ceiling or a passing rung to measure sipp at, and
+    none for a system the run left out (``--quick`` runs no PostgreSQL)."""
     peer = climbs.get(KAMAILIO)
     peer_best = peer.best if peer is not None else None
     passing = [
@@ -70,13 +71,15 @@ def budgets(climbs: Mapping[str, Climb | None], cores: int) -> list[Budget]:
         return []
     out = []
     for system, target in TARGETS.items():
+        climb = climbs.get(system)
+        if climb is None:
+            continue
         rate = round(target * peer_best.rate)
         near = [r for r in passing if abs(r.rate - rate) <= NEAR * rate]
         if not near:
             near = [min(passing, key=lambda r: (abs(r.rate - rate), -r.rate))]
         sipp_us = statistics.median(_sipp_us(r) for r in near)
-        climb = climbs.get(system)
-        best = climb.best if climb is not None else None
+        best = climb.best
         out.append(
             Budget(
                 system=system,

@@ -73,13 +73,24 @@ def test_the_targets_rates_come_from_kamailios_ceiling_and_sipp_from_rungs_near_
 
 
 def test_without_a_rung_near_the_target_the_nearest_one_counts() -> None:
-    climbs = {KAMAILIO: Climb([_rung(16_000, sipp_cores=0.8)])}  # 1.5x: 24,000/s
+    climbs = {
+        KAMAILIO: Climb([_rung(16_000, sipp_cores=0.8)]),  # 1.5x: 24,000/s
+        PBX_SQLITE: Climb([_rung(4_000, sipp_cores=0.4)]),  # 100 µs, farther off
+    }
     sqlite = budgets(climbs, cores=2)[0]
     assert (sqlite.sipp_rungs, sqlite.sipp_low, sqlite.sipp_us) == (1, 16_000, 50.0)
 
 
+def test_a_system_the_run_left_out_has_no_row() -> None:
+    climbs = {KAMAILIO: Climb([_rung(12_000)]), PBX_SQLITE: Climb([_rung(10_000)])}
+    assert [b.system for b in budgets(climbs, cores=2)] == [PBX_SQLITE]
+
+
 def test_a_target_sipp_cannot_even_offer_leaves_nothing() -> None:
-    climbs = {KAMAILIO: Climb([_rung(20_000, sipp_cores=1.8)])}  # 90 µs; 1.5x: 30,000/s
+    climbs = {
+        KAMAILIO: Climb([_rung(20_000, sipp_cores=1.8)]),  # 90 µs; 1.5x: 30,000/s
+        PBX_SQLITE: Climb([_rung(1_000, passed=False)]),
+    }
     table = lines(budgets(climbs, cores=2), cores=2)
     assert "nothing: sipp alone needs 2.70 cores" in table[2]
 
@@ -100,7 +111,7 @@ def test_the_run_files_carry_the_budgets_and_the_command_reads_them_back(
     md, js = write(tmp_path, conditions, results, None)
     assert "### What the targets leave the server in this run" in md.read_text()
     stored = json.loads(js.read_text())["budgets"]
-    assert [b["rate"] for b in stored] == [18_000, 9_000]
+    assert [(b["system"], b["rate"]) for b in stored] == [(PBX_SQLITE, 18_000)]
     printed = subprocess.run(
         [sys.executable, "-m", "bench.budget", str(js)],
         cwd=REPO,
