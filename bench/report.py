@@ -93,17 +93,9 @@ def _api_lines(api: dict[str, object]) -> list[str]:
     ]
 
 
-def _budgets(conditions: dict[str, object], results: list[SystemResult]) -> list[budget.Budget]:
-    cores = conditions.get("cores")
-    climbs = {r.name: r.register for r in results}
-    return budget.budgets(climbs, cores if isinstance(cores, int) else 2)
-
-
-def _budget_section(conditions: dict[str, object], results: list[SystemResult]) -> list[str]:
+def _budget_section(found: list[budget.Budget], cores: int) -> list[str]:
     """What the issue's targets leave the server in this run (``bench.budget``)."""
-    cores = conditions.get("cores")
-    found = _budgets(conditions, results)
-    rows = budget.lines(found, cores if isinstance(cores, int) else 2)
+    rows = budget.lines(found, cores)
     return ["### What the targets leave the server in this run", "", *rows, ""] if rows else []
 
 
@@ -126,6 +118,9 @@ def write(
 ) -> tuple[Path, Path]:
     """Write ``latest.md`` and ``latest.json`` (and a dated copy of the JSON)."""
     folder.mkdir(parents=True, exist_ok=True)
+    given = conditions.get("cores")
+    cores = given if isinstance(given, int) else 2
+    budgets = budget.budgets({r.name: r.register for r in results}, cores)
     md = [
         f"# make bench: {conditions['mode']} run, {conditions['date']}",
         "",
@@ -135,7 +130,7 @@ def write(
         "",
         *table(results, "register"),
         "",
-        *_budget_section(conditions, results),
+        *_budget_section(budgets, cores),
         "## Steady state (refresh with the same nonce, next nc, no 401)",
         "",
         *table(results, "refresh"),
@@ -187,7 +182,7 @@ def write(
             for r in results
         ],
         "api": api,
-        "budgets": budget.as_json(_budgets(conditions, results)),
+        "budgets": budget.as_json(budgets),
     }
     json_path = folder / "latest.json"
     json_path.write_text(json.dumps(data, indent=1, default=str, allow_nan=True))
