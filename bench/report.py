@@ -116,7 +116,8 @@ def write(
     results: list[SystemResult],
     api: dict[str, object] | None,
 ) -> tuple[Path, Path]:
-    """Write ``latest.md`` and ``latest.json`` (and a dated copy of the JSON)."""
+    """Write ``latest.md`` and ``latest.json`` over the previous run's (the runs kept
+    in bench/results/ were renamed to their date before the next one was committed)."""
     folder.mkdir(parents=True, exist_ok=True)
     given = conditions.get("cores")
     cores = given if isinstance(given, int) else 2
