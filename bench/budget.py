@@ -144,7 +144,7 @@ def _climb(data: dict[str, object] | None) -> Climb | None:
         return None
     rungs = data["rungs"]
     assert isinstance(rungs, list)
-    return Climb([Rung(**rung) for rung in rungs])
+    return Climb([Rung.from_dict(rung) for rung in rungs])
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from bench import procs, sipp
 from bench.servers import System
@@ -159,6 +160,11 @@ class Rung:
     def as_dict(self) -> dict[str, object]:
         """JSON-ready."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Rung:
+        """The rung ``as_dict`` wrote (a stored run's JSON)."""
+        return cls(**data)
 
 
 def _verdict(failed_ratio: float, retrans_ratio: float, avg_ms: float, pace: float) -> str:
