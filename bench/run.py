@@ -1,6 +1,6 @@
 """`make bench`: pbx (SQLite, then PostgreSQL) against Kamailio 5.6, in one run.
 
-    .venv/bin/python -m bench.run            # full: 10,000 users, 20 s rungs (~34 min)
+    .venv/bin/python -m bench.run            # full: 10,000 users, 20 s rungs (~60 min)
     .venv/bin/python -m bench.run --quick    # 2,000 users, 5 s rungs, SQLite only (~3 min)
 
 For each system: a ladder of initial-registration rates, a ladder of steady-state
@@ -65,6 +65,10 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                         help="also pbx on PostgreSQL (default: yes; quick: no)")  # fmt: skip
     parser.add_argument("--only", choices=("pbx", "pbx-postgres", "kamailio"),
                         help="one side only; pbx-postgres: pbx on PostgreSQL alone")  # fmt: skip
+    parser.add_argument("--kamailio-durable", action=argparse.BooleanOptionalAction,
+                        default=None, help="also Kamailio with usrloc db_mode=1 "
+                        "(write-through: each 200 OK after its row is committed; "
+                        "default: yes, quick: no)")  # fmt: skip
     parser.add_argument("--bare", action=argparse.BooleanOptionalAction, default=True,
                         help="also the bare uvloop reference loop (bench/bare.py)")  # fmt: skip
     parser.add_argument("--bare-commit", action=argparse.BooleanOptionalAction, default=True,
@@ -75,7 +79,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-profile", action="store_true", help="skip py-spy")
     parser.add_argument("--profile-gil", action="store_true",
                         help="profile only the thread holding the interpreter lock")  # fmt: skip
-    parser.add_argument("--budget", type=float, help="seconds before climbs stop (55 min/300 s)")
+    parser.add_argument("--budget", type=float, help="seconds before climbs stop (65 min/300 s)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     args = parser.parse_args(argv)
     args.users = args.users or (2000 if args.quick else 10000)
@@ -87,7 +91,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     args.api_phones = args.api_phones or (20000 if args.quick else 100000)
     args.postgres = (not args.quick) if args.postgres is None else args.postgres
-    args.budget = args.budget or (300.0 if args.quick else 55 * 60.0)
+    if args.kamailio_durable is None:
+        args.kamailio_durable = not args.quick
+    args.budget = args.budget or (300.0 if args.quick else 65 * 60.0)
     return args
 
 
@@ -335,6 +341,12 @@ def _systems(args: argparse.Namespace, work: Path) -> Iterator[Entry]:
         yield (servers.PBX_POSTGRES, lambda: _pbx_on_postgres(work, users, args.workers), False)
     if args.only in (None, "kamailio"):
         yield (servers.KAMAILIO, lambda: servers.kamailio(work / "kamailio", users), False)
+    if args.only in (None, "kamailio") and args.kamailio_durable:
+        yield (
+            servers.KAMAILIO_DURABLE,
+            lambda: servers.kamailio(work / "kamailio-durable", users, durable=True),
+            False,
+        )
     if args.only in (None, "kamailio") and args.bare:
         yield (servers.BARE, lambda: servers.bare(work / "bare", users), False)
     if args.only in (None, "kamailio") and args.bare_commit:

@@ -27,10 +27,11 @@ PG_SCRIPT = REPO / "scripts" / "pg-test-cluster.sh"
 PBX_SQLITE = "pbx (SQLite)"
 PBX_POSTGRES = "pbx (PostgreSQL)"
 KAMAILIO = "Kamailio 5.6"
+KAMAILIO_DURABLE = "Kamailio 5.6, write-through (db_mode=1)"
 BARE = "bare uvloop loop (reference)"
 BARE_COMMIT = "bare loop + SQLite commit (reference)"
 #: Every system the bench can run, by the name its rows and folders carry.
-NAMES = (PBX_SQLITE, PBX_POSTGRES, KAMAILIO, BARE, BARE_COMMIT)
+NAMES = (PBX_SQLITE, PBX_POSTGRES, KAMAILIO, KAMAILIO_DURABLE, BARE, BARE_COMMIT)
 
 
 @dataclass(frozen=True)
@@ -84,13 +85,15 @@ def pbx(
 
 
 @contextlib.contextmanager
-def kamailio(folder: Path, users: list[Account]) -> Iterator[System]:
-    """Kamailio 5.6 (4 workers, usrloc db_mode=2) with the same accounts."""
-    command, port = peer.prepare(folder, users)
+def kamailio(folder: Path, users: list[Account], *, durable: bool = False) -> Iterator[System]:
+    """Kamailio 5.6 (4 workers) with the same accounts: usrloc db_mode=2, the peer, or
+    with ``durable`` db_mode=1, each binding in SQLite before its 200 OK (pbx's promise)."""
+    db_mode = peer.WRITE_THROUGH if durable else peer.WRITE_BACK
+    command, port = peer.prepare(folder, users, db_mode)
     log = folder / "kamailio.log"
     with procs.running(command, log, cwd=folder) as proc:
         procs.wait_sip_ready(proc, "127.0.0.1", port, log)
-        yield System(KAMAILIO, "127.0.0.1", port, proc.pid, log)
+        yield System(KAMAILIO_DURABLE if durable else KAMAILIO, "127.0.0.1", port, proc.pid, log)
 
 
 @contextlib.contextmanager

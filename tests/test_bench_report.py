@@ -6,8 +6,8 @@ No timing here: rungs are made up, the rules that turn them into the table are r
 from __future__ import annotations
 
 from bench.ladder import Climb, Rung
-from bench.report import SystemResult, table
-from bench.servers import BARE, KAMAILIO, PBX_SQLITE
+from bench.report import SystemResult, same_promise, table
+from bench.servers import BARE, KAMAILIO, KAMAILIO_DURABLE, PBX_POSTGRES, PBX_SQLITE
 
 
 def _climb(rate: int) -> Climb:
@@ -54,3 +54,24 @@ def test_ratios_are_against_the_kamailio_row_whatever_the_order() -> None:
 def test_without_a_peer_there_is_no_ratio() -> None:
     ratios = _ratios(table([SystemResult(PBX_SQLITE, register=_climb(15_000))], "register"))
     assert ratios == {PBX_SQLITE: "n/a"}
+
+
+def test_pbx_is_also_set_beside_kamailio_keeping_its_promise() -> None:
+    results = [
+        SystemResult(PBX_SQLITE, register=_climb(12_000)),
+        SystemResult(PBX_POSTGRES, register=_climb(9_000)),
+        SystemResult(KAMAILIO, register=_climb(10_000)),
+        SystemResult(KAMAILIO_DURABLE, register=_climb(2_500)),
+    ]
+    (line, _) = same_promise(results, "register")
+    assert "2,500/s" in line
+    assert f"{PBX_SQLITE} **4.800**" in line and f"{PBX_POSTGRES} **3.600**" in line
+    assert same_promise(results, "refresh") == []  # no refresh ladder ran
+
+
+def test_without_the_write_through_row_there_is_no_such_line() -> None:
+    results = [
+        SystemResult(PBX_SQLITE, register=_climb(12_000)),
+        SystemResult(KAMAILIO, register=_climb(10_000)),
+    ]
+    assert same_promise(results, "register") == []
