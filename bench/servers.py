@@ -27,11 +27,20 @@ PG_SCRIPT = REPO / "scripts" / "pg-test-cluster.sh"
 PBX_SQLITE = "pbx (SQLite)"
 PBX_POSTGRES = "pbx (PostgreSQL)"
 KAMAILIO = "Kamailio 5.6"
-KAMAILIO_DURABLE = "Kamailio 5.6, write-through (db_mode=1)"
+KAMAILIO_DURABLE = "Kamailio 5.6, write-through SQLite"
+KAMAILIO_DURABLE_PG = "Kamailio 5.6, write-through PostgreSQL"
 BARE = "bare uvloop loop (reference)"
 BARE_COMMIT = "bare loop + SQLite commit (reference)"
 #: Every system the bench can run, by the name its rows and folders carry.
-NAMES = (PBX_SQLITE, PBX_POSTGRES, KAMAILIO, KAMAILIO_DURABLE, BARE, BARE_COMMIT)
+NAMES = (
+    PBX_SQLITE,
+    PBX_POSTGRES,
+    KAMAILIO,
+    KAMAILIO_DURABLE,
+    KAMAILIO_DURABLE_PG,
+    BARE,
+    BARE_COMMIT,
+)
 
 
 @dataclass(frozen=True)
@@ -85,15 +94,25 @@ def pbx(
 
 
 @contextlib.contextmanager
-def kamailio(folder: Path, users: list[Account], *, durable: bool = False) -> Iterator[System]:
-    """Kamailio 5.6 (4 workers) with the same accounts: usrloc db_mode=2, the peer, or
-    with ``durable`` db_mode=1, each binding in SQLite before its 200 OK (pbx's promise)."""
+def kamailio(
+    folder: Path,
+    users: list[Account],
+    *,
+    durable: bool = False,
+    postgres: tuple[str, int] | None = None,
+) -> Iterator[System]:
+    """Kamailio 5.6 with the same accounts: usrloc db_mode=2 on SQLite, the peer, or
+    with ``durable`` db_mode=1, each binding in the database before its 200 OK (pbx's
+    promise), on SQLite or on ``postgres`` (URL and postmaster pid of a running
+    server, whose CPU then counts as Kamailio's, as it does for pbx)."""
     db_mode = peer.WRITE_THROUGH if durable else peer.WRITE_BACK
-    command, port = peer.prepare(folder, users, db_mode)
+    command, port = peer.prepare(folder, users, db_mode, postgres[0] if postgres else None)
+    name = (KAMAILIO_DURABLE_PG if postgres else KAMAILIO_DURABLE) if durable else KAMAILIO
+    also = (postgres[1],) if postgres else ()
     log = folder / "kamailio.log"
     with procs.running(command, log, cwd=folder) as proc:
         procs.wait_sip_ready(proc, "127.0.0.1", port, log)
-        yield System(KAMAILIO_DURABLE if durable else KAMAILIO, "127.0.0.1", port, proc.pid, log)
+        yield System(name, "127.0.0.1", port, proc.pid, log, also)
 
 
 @contextlib.contextmanager

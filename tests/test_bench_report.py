@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from bench.ladder import Climb, Rung
 from bench.report import SystemResult, same_promise, table
-from bench.servers import BARE, KAMAILIO, KAMAILIO_DURABLE, PBX_POSTGRES, PBX_SQLITE
+from bench.servers import (
+    BARE,
+    KAMAILIO,
+    KAMAILIO_DURABLE,
+    KAMAILIO_DURABLE_PG,
+    PBX_POSTGRES,
+    PBX_SQLITE,
+)
 
 
 def _climb(rate: int) -> Climb:
@@ -56,22 +63,27 @@ def test_without_a_peer_there_is_no_ratio() -> None:
     assert ratios == {PBX_SQLITE: "n/a"}
 
 
-def test_pbx_is_also_set_beside_kamailio_keeping_its_promise() -> None:
+def test_each_pbx_is_set_beside_kamailio_keeping_its_promise_on_its_database() -> None:
     results = [
         SystemResult(PBX_SQLITE, register=_climb(12_000)),
         SystemResult(PBX_POSTGRES, register=_climb(9_000)),
         SystemResult(KAMAILIO, register=_climb(10_000)),
         SystemResult(KAMAILIO_DURABLE, register=_climb(2_500)),
+        SystemResult(KAMAILIO_DURABLE_PG, register=_climb(4_000)),
     ]
     (line, _) = same_promise(results, "register")
-    assert "2,500/s" in line
-    assert f"{PBX_SQLITE} **4.800**" in line and f"{PBX_POSTGRES} **3.600**" in line
+    assert f"{PBX_SQLITE} **4.800** of {KAMAILIO_DURABLE} (2,500/s)" in line
+    assert f"{PBX_POSTGRES} **2.250** of {KAMAILIO_DURABLE_PG} (4,000/s)" in line
     assert same_promise(results, "refresh") == []  # no refresh ladder ran
 
 
-def test_without_the_write_through_row_there_is_no_such_line() -> None:
+def test_a_pair_is_left_out_when_either_side_did_not_pass_a_rung() -> None:
     results = [
         SystemResult(PBX_SQLITE, register=_climb(12_000)),
+        SystemResult(PBX_POSTGRES, register=_climb(9_000)),
         SystemResult(KAMAILIO, register=_climb(10_000)),
+        SystemResult(KAMAILIO_DURABLE_PG, register=_climb(4_000)),
     ]
-    assert same_promise(results, "register") == []
+    (line, _) = same_promise(results, "register")
+    assert PBX_SQLITE not in line and f"{PBX_POSTGRES} **2.250**" in line
+    assert same_promise(results[:3], "register") == []
