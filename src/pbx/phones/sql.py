@@ -27,6 +27,7 @@ import asyncio
 import builtins
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -55,6 +56,7 @@ from sqlalchemy.exc import DBAPIError
 from pbx.phones.checkpoint import CHECKPOINT_INTERVAL, WRITER_BOUND_PAGES, WalCheckpointer
 from pbx.phones.memory import Changes, PhoneTable
 from pbx.phones.models import registered_phones as T
+from pbx.phones.slow_commits import SlowCommits
 from pbx.phones.store import ALL, EPOCH, PhoneFilter, PhoneRecord, Sighting
 
 log = logging.getLogger("pbx.phones")
@@ -427,6 +429,8 @@ class SqlPhoneStore:
         #: SQLite: the WAL checkpoints, off the writer's commits (``pbx.phones.checkpoint``).
         self.checkpointer = WalCheckpointer(self._engine, checkpoint_interval) if sqlite else None
         self._wal_bound_pages = int(wal_bound_pages)
+        #: Commits that held their phones' answers past SIP's retransmission timer.
+        self.slow_commits = SlowCommits()
         self._conn: Connection | None = None  # the writer thread's own connection
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pbx-phones-writer")
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="pbx-phones-reader")
@@ -524,11 +528,13 @@ class SqlPhoneStore:
         return conn
 
     def _record_sync(self, sightings: builtins.list[Sighting]) -> None:
+        started = time.monotonic()
         try:
             self._record_batch(sightings)
         finally:
             if self.checkpointer is not None:
                 self.checkpointer.written()
+        self.slow_commits.observe(len(sightings), time.monotonic() - started)
 
     def _record_batch(self, sightings: builtins.list[Sighting]) -> None:
         if self._upsert(sightings):
