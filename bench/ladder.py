@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import procs, sipp
+from bench import procs, server_log, sipp
 from bench.servers import System
 from bench.users import Account
 
@@ -141,18 +141,26 @@ class Rung:
     db_us_each: float = 0.0
     # Datagrams dropped at a full receive buffer meanwhile (procs.udp_receive_drops).
     dropped: int = 0
+    # Commits the server said held their answers 0.5 s or more (bench.server_log).
+    slow_commits: int = 0
+    slowest_commit_s: float = 0.0
 
     def line(self) -> str:
         """One progress line for the console."""
         verdict = "pass" if self.passed else f"FAIL ({self.why})"
         return (
             f"  {self.rate:>6}/s: {self.ok}/{self.attempts} ok, {self.failed} failed, "
-            f"{self.retransmissions} retrans, {self.dropped} dropped, "
+            f"{self.retransmissions} retrans, {self.dropped} dropped{self._slow()}, "
             f"{self.achieved_per_s:.0f}/s achieved, "
             f"{self.cpu_us_each:.0f} us CPU each{self._db()}, avg {self.avg_ms:.1f} ms, "
             f"p50 {self.p50_ms:.0f} ms, p99 {self.p99_ms:.0f} ms, sipp {self.sipp_cores:.2f} "
             f"cores, others {self.other_cores:.2f} cores -> {verdict}"
         )
+
+    def _slow(self) -> str:
+        if not self.slow_commits:
+            return ""
+        return f", {self.slow_commits} slow commits (longest {self.slowest_commit_s:.2f} s)"
 
     def _db(self) -> str:
         return f" ({self.db_us_each:.0f} of them the database's)" if self.db_us_each else ""
@@ -211,6 +219,7 @@ def registration_rung(load: Load, rate: int) -> Rung:
     scenario = sipp.render("register.xml", folder, {})
     calls = int(rate * load.step_s)
     drops = procs.udp_receive_drops()
+    said = server_log.LogTail(load.system.log)
     with CpuSampler(load.system.pid, also=load.system.also) as cpu:
         run = sipp.run(
             folder,
@@ -224,6 +233,7 @@ def registration_rung(load: Load, rate: int) -> Rung:
             processes=load.sipp_processes,
         )
     drops = procs.udp_receive_drops() - drops
+    slow, slowest = server_log.slow_commits(said.new_text())
     ok = run.counter("SuccessfulCall")
     failed = calls - ok  # calls never created or still open at sipp's timeout included
     retrans = run.counter("Retransmissions")
@@ -256,6 +266,8 @@ def registration_rung(load: Load, rate: int) -> Rung:
         other_cores=cpu.others_cores(run.children_cpu_s),
         db_us_each=cpu.total(also_only=True) * 1e6 / max(ok, 1),
         dropped=drops,
+        slow_commits=slow,
+        slowest_commit_s=slowest,
     )
 
 
@@ -285,6 +297,7 @@ def refresh_rung(load: Load, rate: int, ramp_cap: float) -> Rung:
         {"REFRESHES": str(refreshes), "PERIOD_MS": str(round(period * 1000))},
     )
     drops = procs.udp_receive_drops()
+    said = server_log.LogTail(load.system.log)
     with CpuSampler(load.system.pid, also=load.system.also) as cpu:
         run = sipp.run(
             folder,
@@ -298,6 +311,7 @@ def refresh_rung(load: Load, rate: int, ramp_cap: float) -> Rung:
             processes=load.sipp_processes,
         )
     drops = procs.udp_receive_drops() - drops
+    slow, slowest = server_log.slow_commits(said.new_text())
     start = run.started + ramp_s + period
     end = start + load.step_s
     window = run.rtts(2, start, end)
@@ -337,6 +351,8 @@ def refresh_rung(load: Load, rate: int, ramp_cap: float) -> Rung:
         sipp_cores=sipp_cores,
         other_cores=cpu.others_cores(run.children_cpu_s),
         dropped=drops,
+        slow_commits=slow,
+        slowest_commit_s=slowest,
     )
 
 

@@ -147,8 +147,13 @@ def main() -> None:
         else:
             rung = ladder.registration_rung(load, args.rate)
         sampler.join()
+        said = system.log.read_text(errors="replace").splitlines()
     print(rung.line())
     print("\n".join(window))
+    # What pbx logged (at WARNING and above, as the bench runs it): a slow commit
+    # there explains retransmissions with no datagram dropped.
+    print(f"  pbx's log: {len(said)} lines" + (":" if said else ""))
+    print("\n".join(f"    {line[:300]}" for line in said[-20:]))
 
 
 if __name__ == "__main__":
