@@ -17,7 +17,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -141,26 +141,30 @@ class Rung:
     db_us_each: float = 0.0
     # Datagrams dropped at a full receive buffer meanwhile (procs.udp_receive_drops).
     dropped: int = 0
-    # Commits the server said held their answers 0.5 s or more (bench.server_log).
-    slow_commits: int = 0
-    slowest_commit_s: float = 0.0
+    # Stalls of 0.5 s or more the server logged, {kind: [count, longest s]}
+    # (bench.server_log: a commit, a late event loop, a garbage collection).
+    stalls: dict[str, list[float]] = field(default_factory=dict)
 
     def line(self) -> str:
         """One progress line for the console."""
         verdict = "pass" if self.passed else f"FAIL ({self.why})"
         return (
             f"  {self.rate:>6}/s: {self.ok}/{self.attempts} ok, {self.failed} failed, "
-            f"{self.retransmissions} retrans, {self.dropped} dropped{self._slow()}, "
+            f"{self.retransmissions} retrans, {self.dropped} dropped{self._stalls()}, "
             f"{self.achieved_per_s:.0f}/s achieved, "
             f"{self.cpu_us_each:.0f} us CPU each{self._db()}, avg {self.avg_ms:.1f} ms, "
             f"p50 {self.p50_ms:.0f} ms, p99 {self.p99_ms:.0f} ms, sipp {self.sipp_cores:.2f} "
             f"cores, others {self.other_cores:.2f} cores -> {verdict}"
         )
 
-    def _slow(self) -> str:
-        if not self.slow_commits:
+    def _stalls(self) -> str:
+        if not self.stalls:
             return ""
-        return f", {self.slow_commits} slow commits (longest {self.slowest_commit_s:.2f} s)"
+        kinds = ", ".join(
+            f"{kind} {count:.0f} (longest {longest:.2f} s)"
+            for kind, (count, longest) in sorted(self.stalls.items())
+        )
+        return f", stalls logged: {kinds}"
 
     def _db(self) -> str:
         return f" ({self.db_us_each:.0f} of them the database's)" if self.db_us_each else ""
@@ -233,7 +237,7 @@ def registration_rung(load: Load, rate: int) -> Rung:
             processes=load.sipp_processes,
         )
     drops = procs.udp_receive_drops() - drops
-    slow, slowest = server_log.slow_commits(said.new_text())
+    stalls = server_log.stalls(said.new_text())
     ok = run.counter("SuccessfulCall")
     failed = calls - ok  # calls never created or still open at sipp's timeout included
     retrans = run.counter("Retransmissions")
@@ -266,8 +270,7 @@ def registration_rung(load: Load, rate: int) -> Rung:
         other_cores=cpu.others_cores(run.children_cpu_s),
         db_us_each=cpu.total(also_only=True) * 1e6 / max(ok, 1),
         dropped=drops,
-        slow_commits=slow,
-        slowest_commit_s=slowest,
+        stalls=stalls,
     )
 
 
@@ -311,7 +314,7 @@ def refresh_rung(load: Load, rate: int, ramp_cap: float) -> Rung:
             processes=load.sipp_processes,
         )
     drops = procs.udp_receive_drops() - drops
-    slow, slowest = server_log.slow_commits(said.new_text())
+    stalls = server_log.stalls(said.new_text())
     start = run.started + ramp_s + period
     end = start + load.step_s
     window = run.rtts(2, start, end)
@@ -351,8 +354,7 @@ def refresh_rung(load: Load, rate: int, ramp_cap: float) -> Rung:
         sipp_cores=sipp_cores,
         other_cores=cpu.others_cores(run.children_cpu_s),
         dropped=drops,
-        slow_commits=slow,
-        slowest_commit_s=slowest,
+        stalls=stalls,
     )
 
 

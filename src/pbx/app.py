@@ -32,6 +32,7 @@ from pbx.phones.tracker import TrackedStore, Tracker
 from pbx.sip.endpoint import Endpoint
 from pbx.sip.events import Event
 from pbx.sip.registrar import Registrar, RegistrarPolicy
+from pbx.stalls import Stalls, late_wake_ups, watch_collections
 from pbx.transport.addresses import listen_hosts
 from pbx.transport.bind import Bound, bind_all
 from pbx.transport.date_header import DateHeader
@@ -208,9 +209,13 @@ async def start_sip(
 
 
 async def expiry_timer(
-    endpoint: Endpoint, on_expired: Callable[[tuple[Event, ...]], None] = log_events
+    endpoint: Endpoint,
+    on_expired: Callable[[tuple[Event, ...]], None] = log_events,
+    late: Stalls | None = None,
 ) -> None:
-    """Expire transactions and bindings on time, for as long as the task runs."""
+    """Expire transactions and bindings on time, for as long as the task runs; with
+    ``late``, each wake-up that came T1 or more after it was due is a warning (the
+    timer wakes at least once a second, so a stalled loop cannot go unnoticed)."""
     loop = asyncio.get_running_loop()
     while True:
         now = loop.time()
@@ -220,10 +225,13 @@ async def expiry_timer(
         due = endpoint.next_timer()
         delay = TICK if due is None else min(TICK, max(0.05, due - now))
         await asyncio.sleep(delay)
+        if late is not None:
+            late.observe(loop.time() - now - delay)
 
 
-def tune_gc() -> None:
-    """Keep the cyclic collector off the SIP path.
+def tune_gc(process: str) -> None:
+    """Keep the cyclic collector off the SIP path, and time it (a collection that
+    pauses ``process`` for T1 or more is a warning: ``pbx.stalls``).
 
     The registrar keeps many long-lived objects (bindings, nonces, 32 s of answered
     transactions). With the default thresholds, the churn of short-lived messages
@@ -235,6 +243,7 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+    watch_collections(process)
     # The database writer thread runs Python between its statements; after every
     # socket call the loop thread would otherwise wait up to 5 ms to get the GIL back.
     sys.setswitchinterval(0.0005)
@@ -277,11 +286,11 @@ async def serve(settings: Settings, config_path: Path) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        tasks.append(asyncio.create_task(expiry_timer(endpoint)))
+        tasks.append(asyncio.create_task(expiry_timer(endpoint, late=late_wake_ups("pbx"))))
         if settings.api.enabled:
             status = SipStatus(service, tracker, settings.database.type)
             api_server = await start_api(settings, TrackedStore(tracker), status, tasks)
-        tune_gc()
+        tune_gc("pbx")
         log.info(
             "pbx ready: %d extensions, realm %r, config %s",
             len(settings.extensions),

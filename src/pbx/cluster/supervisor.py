@@ -279,7 +279,7 @@ async def serve_cluster(settings: Settings, config_path: Path) -> None:
         if settings.api.enabled:
             status = ClusterStatus(cluster, tracker, settings.database.type)
             api_server = await start_api(settings, TrackedStore(tracker), status, tasks)
-        tune_gc()
+        tune_gc("the main process")
         log.info(
             "pbx ready: %d extensions, realm %r, %d SIP workers, config %s",
             len(settings.extensions),

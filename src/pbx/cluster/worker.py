@@ -34,6 +34,7 @@ from pbx.eventlog import log_events
 from pbx.phones.tracker import sightings_of
 from pbx.sip.events import BindingEvent, Event
 from pbx.sip.registrar import Registrar
+from pbx.stalls import late_wake_ups
 from pbx.transport.udp import UdpProtocol
 
 log = logging.getLogger("pbx.cluster")
@@ -200,11 +201,12 @@ async def run(settings: Settings, start: WorkerStart) -> None:
             if isinstance(protocol, UdpProtocol):
                 steering.serve(i, protocol)
         link.send(("ready", index))
-        timer = asyncio.create_task(expiry_timer(endpoint, relay.touched))
+        process = f"SIP worker {index}"
+        timer = asyncio.create_task(expiry_timer(endpoint, relay.touched, late_wake_ups(process)))
         beat = asyncio.create_task(
             _every(HEARTBEAT, lambda: relay.heartbeat(steering.passed_on, steering.taken_over))
         )
-        tune_gc()
+        tune_gc(process)
         log.info("SIP worker %d ready (pid %d)", index, os.getpid())
         await stop.wait()
     finally:

@@ -56,8 +56,8 @@ from sqlalchemy.exc import DBAPIError
 from pbx.phones.checkpoint import CHECKPOINT_INTERVAL, WRITER_BOUND_PAGES, WalCheckpointer
 from pbx.phones.memory import Changes, PhoneTable
 from pbx.phones.models import registered_phones as T
-from pbx.phones.slow_commits import SlowCommits
 from pbx.phones.store import ALL, EPOCH, PhoneFilter, PhoneRecord, Sighting
+from pbx.stalls import slow_commits
 
 log = logging.getLogger("pbx.phones")
 
@@ -430,7 +430,7 @@ class SqlPhoneStore:
         self.checkpointer = WalCheckpointer(self._engine, checkpoint_interval) if sqlite else None
         self._wal_bound_pages = int(wal_bound_pages)
         #: Commits that held their phones' answers past SIP's retransmission timer.
-        self.slow_commits = SlowCommits()
+        self.slow_commits = slow_commits()
         self._conn: Connection | None = None  # the writer thread's own connection
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pbx-phones-writer")
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="pbx-phones-reader")
@@ -534,7 +534,7 @@ class SqlPhoneStore:
         finally:
             if self.checkpointer is not None:
                 self.checkpointer.written()
-        self.slow_commits.observe(len(sightings), time.monotonic() - started)
+        self.slow_commits.observe(time.monotonic() - started, len(sightings))
 
     def _record_batch(self, sightings: builtins.list[Sighting]) -> None:
         if self._upsert(sightings):
