@@ -224,9 +224,10 @@ async def expiry_timer(
             on_expired(tuple(events))
         due = endpoint.next_timer()
         delay = TICK if due is None else min(TICK, max(0.05, due - now))
+        asleep = loop.time()
         await asyncio.sleep(delay)
         if late is not None:
-            late.observe(loop.time() - now - delay)
+            late.observe(loop.time() - asleep - delay)
 
 
 def tune_gc(process: str) -> None:
