@@ -63,14 +63,18 @@ def test_without_a_peer_there_is_no_ratio() -> None:
     assert ratios == {PBX_SQLITE: "n/a"}
 
 
-def test_each_pbx_is_set_beside_kamailio_keeping_its_promise_on_its_database() -> None:
-    results = [
-        SystemResult(PBX_SQLITE, register=_climb(12_000)),
-        SystemResult(PBX_POSTGRES, register=_climb(9_000)),
-        SystemResult(KAMAILIO, register=_climb(10_000)),
-        SystemResult(KAMAILIO_DURABLE, register=_climb(2_500)),
-        SystemResult(KAMAILIO_DURABLE_PG, register=_climb(4_000)),
+def _registered(*rates: dict[str, int]) -> list[SystemResult]:
+    """One passing registration rung per system, in the order given."""
+    return [
+        SystemResult(name, register=_climb(rate)) for group in rates for name, rate in group.items()
     ]
+
+
+def test_each_pbx_is_set_beside_kamailio_keeping_its_promise_on_its_database() -> None:
+    results = _registered(
+        {PBX_SQLITE: 12_000, PBX_POSTGRES: 9_000, KAMAILIO: 10_000},
+        {KAMAILIO_DURABLE: 2_500, KAMAILIO_DURABLE_PG: 4_000},
+    )
     (line, _) = same_promise(results, "register")
     assert f"{PBX_SQLITE} **4.800** of {KAMAILIO_DURABLE} (2,500/s)" in line
     assert f"{PBX_POSTGRES} **2.250** of {KAMAILIO_DURABLE_PG} (4,000/s)" in line
@@ -78,12 +82,10 @@ def test_each_pbx_is_set_beside_kamailio_keeping_its_promise_on_its_database() -
 
 
 def test_a_pair_is_left_out_when_either_side_did_not_pass_a_rung() -> None:
-    results = [
-        SystemResult(PBX_SQLITE, register=_climb(12_000)),
-        SystemResult(PBX_POSTGRES, register=_climb(9_000)),
-        SystemResult(KAMAILIO, register=_climb(10_000)),
-        SystemResult(KAMAILIO_DURABLE_PG, register=_climb(4_000)),
-    ]
+    results = _registered(
+        {PBX_SQLITE: 12_000, PBX_POSTGRES: 9_000, KAMAILIO: 10_000},
+        {KAMAILIO_DURABLE_PG: 4_000},
+    )
     (line, _) = same_promise(results, "register")
     assert PBX_SQLITE not in line and f"{PBX_POSTGRES} **2.250**" in line
     assert same_promise(results[:3], "register") == []
