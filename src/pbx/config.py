@@ -169,10 +169,10 @@ class ServerSettings(_Section):
         tuple[Transport, ...], Field(min_length=1), AfterValidator(_no_duplicates)
     ] = ("udp", "tcp")
     workers: int = Field(default=1, ge=1, le=64)
-    """Processes serving SIP. 1 serves everything in one process. With N > 1 the main
-    process and N - 1 SIP worker processes share the SIP port (SO_REUSEPORT); each
-    extension belongs to one of them, and the main process also commits every row and
-    serves the API (README, "Several SIP workers"). Use up to the number of cores."""
+    """SIP worker processes. 1 serves everything in one process. More share the SIP
+    port (SO_REUSEPORT); each extension belongs to one of them, and the main process
+    commits their rows and serves the API (README, "Several SIP workers"). Use up to
+    the number of cores."""
     kernel_steering: bool = True
     """With several workers, let the kernel hand each UDP REGISTER to the worker that
     owns its extension (a classic BPF program on the port, Linux 4.5+), instead of the

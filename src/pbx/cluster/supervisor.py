@@ -1,26 +1,18 @@
-"""The main process with ``server.workers`` = N > 1: serves the first of N shares of
-the SIP port itself, starts a SIP worker process for each of the others, commits every
-row, serves the API over what the workers report.
-
-Why the main process serves a share too: it has to run anyway (it writes every row and
-serves the API), and a share served here hands its registrations to the tracker
-directly, without the pickled round trip to another process. Measured against N worker
-processes beside an otherwise idle main process (bench/README.md, "What was tried"):
-about 5% less CPU per registration at the same rates, and a higher ceiling in three of
-four interleaved ladders.
+"""The main process with ``server.workers`` > 1: starts the SIP workers, commits their
+rows, serves the API over what they report.
 
 Order matters and is kept here:
 
 1. The tracker opens the database, migrates it and runs the boot cleanup *before* any
-   share is served, so no row written by this run can be cleared by it.
-2. This process binds every SIP socket, one per share (SO_REUSEPORT), before any
+   worker exists, so no row written by this run can be cleared by it.
+2. This process binds every SIP socket, one per worker (SO_REUSEPORT), before any
    worker starts: the kernel's spread of phones over them is fixed from the first
    packet, and a port in use is one clear error. With ``server.kernel_steering`` the
-   kernel hands each UDP REGISTER to the share owning its extension
-   (``pbx.transport.kernel_steering``); what it cannot read, the shares pass on.
-3. The API starts once every share is listening.
-4. On SIGTERM/SIGINT the shares stop first (closing their sockets; the workers then
-   wait for their last commits), then the API, then the tracker.
+   kernel hands each UDP REGISTER to the worker owning its extension
+   (``pbx.transport.kernel_steering``); what it cannot read, the workers pass on.
+3. The API starts once every worker is listening.
+4. On SIGTERM/SIGINT the workers stop first (closing their sockets, then waiting for
+   their last commits), then the API, then the tracker.
 
 A worker that dies on its own stops the whole service with an error (Kamailio does the
 same when a child dies): half a registrar that silently drops a share of the phones is
@@ -33,11 +25,9 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
-import os
 import signal
 import socket
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -48,26 +38,17 @@ import uvicorn
 
 from pbx.app import (
     Listener,
-    Service,
     ServiceFailed,
     bind_sip,
-    build_endpoint,
     build_tracker,
     database_health,
-    expiry_timer,
     start_api,
     tune_gc,
 )
 from pbx.cluster import worker
-from pbx.cluster.share import serve_share
-from pbx.cluster.steering import Steering
 from pbx.cluster.wire import Link, open_link
 from pbx.config import Settings
-from pbx.eventlog import log_events
 from pbx.phones.tracker import TrackedStore, Tracker
-from pbx.sip.endpoint import Endpoint
-from pbx.sip.events import Event
-from pbx.stalls import late_wake_ups
 from pbx.transport import kernel_steering
 from pbx.transport.bind import Bound
 
@@ -77,8 +58,6 @@ log = logging.getLogger("pbx.cluster")
 START_TIMEOUT = 30.0
 #: How long a stopping worker gets before it is killed.
 STOP_TIMEOUT = 10.0
-#: The name of this process in the log (``pbx.stalls``).
-MAIN = "the main process"
 
 
 def _steer_in_kernel(bound: list[Bound], workers: int) -> None:
@@ -116,18 +95,8 @@ class WorkerHandle:
     running: bool = True
 
 
-@dataclass
-class LocalShare:
-    """Share 0 of the SIP port, served by the main process itself."""
-
-    endpoint: Endpoint
-    service: Service
-    steering: Steering
-    timer: asyncio.Task[None]
-
-
 class Cluster:
-    """Serves share 0, starts, feeds and stops the SIP workers for the others."""
+    """Starts, feeds and stops the SIP workers."""
 
     def __init__(self, settings: Settings, tracker: Tracker) -> None:
         self._settings = settings
@@ -136,12 +105,10 @@ class Cluster:
         self.workers: list[WorkerHandle] = []
         self.ports: dict[str, list[tuple[str, int]]] = {}
         self.failed = asyncio.Event()
-        self.local: LocalShare | None = None
         self._stopping = False
 
     async def start(self) -> None:
-        """Bind every SIP socket, start every worker on its share, serve share 0 here,
-        wait until all serve.
+        """Bind every SIP socket, start every worker on its share, wait until all serve.
 
         Raises OSError when a socket cannot be bound (e.g. the port is in use) or a
         worker does not start.
@@ -158,37 +125,18 @@ class Cluster:
                 for j in range(i + 1, count):
                     peers[i][j], peers[j][i] = socket.socketpair()
             try:
-                for index in range(1, count):
+                for index in range(count):
                     listeners = [(b.transport, b.host, b.port, b.sockets[index]) for b in bound]
                     await self._spawn(index, count, listeners, peers[index])
             finally:
-                for ends in peers[1:]:
+                for ends in peers:
                     for end in ends.values():
                         end.close()  # the workers hold their own duplicates
-            # The transports take over their sockets; ``bound`` keeps the originals.
-            ours = [(b.transport, b.host, b.port, b.sockets[0].dup()) for b in bound]
-            await self._serve_here(count, ours, peers[0])
             for handle in self.workers:
                 await self._ready(handle)
         finally:
             for b in bound:
-                b.close()  # each share holds its own duplicates now
-
-    async def _serve_here(
-        self, count: int, listeners: list[Listener], peers: dict[int, socket.socket]
-    ) -> None:
-        """Serve share 0 in this process: its rows go to the tracker as they would with
-        one process, and its expiry timer watches this process's event loop."""
-        tracker = self._tracker
-
-        def sink(events: tuple[Event, ...]) -> Awaitable[None] | None:
-            log_events(events)
-            return tracker.submit(events)
-
-        endpoint = build_endpoint(self._settings)
-        service, steering = await serve_share(endpoint, 0, count, listeners, peers, sink, MAIN)
-        timer = asyncio.create_task(expiry_timer(endpoint, late=late_wake_ups(MAIN)))
-        self.local = LocalShare(endpoint, service, steering, timer)
+                b.close()  # each worker holds its own duplicates now
 
     async def _spawn(
         self, index: int, count: int, listeners: list[Listener], peers: dict[int, socket.socket]
@@ -257,10 +205,6 @@ class Cluster:
     async def stop(self) -> None:
         """Ask every worker to stop, wait for them (bounded), kill the stragglers."""
         self._stopping = True
-        if self.local is not None:
-            for closer in self.local.service.closers:
-                closer.close()
-            self.local.timer.cancel()
         for handle in self.workers:
             if handle.link is not None:
                 handle.link.send(("stop",))
@@ -286,55 +230,34 @@ class ClusterStatus:
         self._database_type = database_type
 
     def live_binding(self, extension: str, ip_address: str) -> datetime | None:
-        """Expiry (UTC) of the phone's latest live binding in any share, or None."""
+        """Expiry (UTC) of the phone's latest live binding in any worker, or None."""
         latest = max(
             (w.live.get(extension, {}).get(ip_address, 0.0) for w in self._cluster.workers),
             default=0.0,
         )
-        local = self._cluster.local
-        if local is not None:
-            now = asyncio.get_running_loop().time()
-            wall = time.time() - now
-            for binding in local.endpoint.registrar.bindings(extension):
-                if binding.source.host == ip_address and binding.expires_at > now:
-                    latest = max(latest, wall + binding.expires_at)
         if latest <= time.time():
             return None
         return datetime.fromtimestamp(latest, UTC)
 
     def health(self) -> dict[str, object]:
-        """SIP and database state for ``GET /api/health``, summed over the shares
-        (``workers``: share 0 is this process, the others the SIP workers)."""
-        shares: list[dict[str, Any]] = []
-        local = self._cluster.local
-        if local is not None:
-            shares.append(
-                {
-                    "index": 0,
-                    "pid": os.getpid(),
-                    "up": True,
-                    "bindings": local.endpoint.registrar.binding_count(),
-                    "passed_on": local.steering.passed_on,
-                    "taken_over": local.steering.taken_over,
-                }
-            )
-        shares.extend(
-            {
-                "index": w.index,
-                "pid": w.process.pid,
-                "up": w.running,
-                "bindings": w.bindings,
-                "passed_on": w.passed_on,
-                "taken_over": w.taken_over,
-            }
-            for w in self._cluster.workers
-        )
+        """SIP and database state for ``GET /api/health``, summed over the workers."""
+        workers = self._cluster.workers
         return {
             "sip": {
-                "status": "up" if all(s["up"] for s in shares) else "down",
+                "status": "up" if all(w.running for w in workers) else "down",
                 "transports": sorted(self._cluster.ports),
-                "bindings": sum(s["bindings"] for s in shares),
-                "workers": shares,
+                "bindings": sum(w.bindings for w in workers),
+                "workers": [
+                    {
+                        "index": w.index,
+                        "pid": w.process.pid,
+                        "up": w.running,
+                        "bindings": w.bindings,
+                        "passed_on": w.passed_on,
+                        "taken_over": w.taken_over,
+                    }
+                    for w in workers
+                ],
             },
             "database": database_health(self._tracker, self._database_type),
         }
@@ -356,13 +279,11 @@ async def serve_cluster(settings: Settings, config_path: Path) -> None:
         if settings.api.enabled:
             status = ClusterStatus(cluster, tracker, settings.database.type)
             api_server = await start_api(settings, TrackedStore(tracker), status, tasks)
-        tune_gc(MAIN)
+        tune_gc("the main process")
         log.info(
-            "pbx ready: %d extensions, realm %r, %d SIP shares (this process and %d "
-            "workers), config %s",
+            "pbx ready: %d extensions, realm %r, %d SIP workers, config %s",
             len(settings.extensions),
             settings.registrar.realm,
-            settings.server.workers,
             len(cluster.workers),
             config_path,
         )

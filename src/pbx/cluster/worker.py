@@ -1,12 +1,11 @@
 """A SIP worker process: its own registrar core on the shared SIP port, rows committed
 by the main process.
 
-Why this shape: one Python process tops out at one core. The main process and the
-workers each serve a socket bound to the SIP port with SO_REUSEPORT (the main process
-binds them all, ``pbx.cluster.supervisor``); the kernel hands each REGISTER to the
-share that owns its extension, and what it cannot read is passed on
-(``pbx.cluster.steering``), so an extension's nonces, bindings and transactions live
-in one process. The database has one writer, the main process: a
+Why this shape: one Python process tops out at one core. Workers serve sockets bound
+to the SIP port with SO_REUSEPORT (the main process binds them); the kernel spreads
+datagrams over them by source address, and each extension's REGISTERs are passed to
+the worker that owns it (``pbx.cluster.steering``), so its nonces, bindings and
+transactions live in one worker. The database has one writer, the main process: a
 worker sends its sightings there (one batch in flight) and holds the answers until
 the main process says they are committed, so a 200 OK still means the row is written.
 The worker also sends, for every extension whose bindings changed, where and until
@@ -26,9 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pbx.app import Listener, Service, build_endpoint, expiry_timer, tune_gc
+from pbx.app import Listener, Service, build_endpoint, expiry_timer, start_sip, tune_gc
 from pbx.cli import configure_logging
-from pbx.cluster.share import serve_share
+from pbx.cluster.steering import Steering
 from pbx.cluster.wire import Link, open_link
 from pbx.config import Settings
 from pbx.eventlog import log_events
@@ -36,6 +35,7 @@ from pbx.phones.tracker import sightings_of
 from pbx.sip.events import BindingEvent, Event
 from pbx.sip.registrar import Registrar
 from pbx.stalls import late_wake_ups
+from pbx.transport.udp import UdpProtocol
 
 log = logging.getLogger("pbx.cluster")
 
@@ -175,19 +175,33 @@ async def run(settings: Settings, start: WorkerStart) -> None:
     link = await open_link(start.link, on_message, stop.set)
     endpoint = build_endpoint(settings)
     relay = CommitRelay(link, endpoint.registrar)
-    process = f"SIP worker {index}"
+    steering = Steering(index, start.workers, endpoint, relay.submit)
+    for peer, peer_sock in start.peers.items():
+        # A peer that goes away is the main process's business (it stops the service).
+        peer_link = await open_link(peer_sock, steering.peer_handler(peer), _nothing)
+        steering.add_peer(peer, peer_link)
     service: Service | None = None
     timer: asyncio.Task[None] | None = None
     beat: asyncio.Task[None] | None = None
     try:
         try:
-            service, steering = await serve_share(
-                endpoint, index, start.workers, start.listeners, start.peers, relay.submit, process
+            service = await start_sip(
+                endpoint,
+                start.listeners,
+                relay.submit,
+                f"worker {index}: ",
+                steer_for=steering.steer_for,
+                steer_tcp=steering.steer_tcp,
             )
         except OSError as exc:
             link.send(("failed", index, str(exc)))
             return
+        for i, closer in enumerate(service.closers):
+            protocol = getattr(closer, "get_protocol", lambda: None)()
+            if isinstance(protocol, UdpProtocol):
+                steering.serve(i, protocol)
         link.send(("ready", index))
+        process = f"SIP worker {index}"
         timer = asyncio.create_task(expiry_timer(endpoint, relay.touched, late_wake_ups(process)))
         beat = asyncio.create_task(
             _every(HEARTBEAT, lambda: relay.heartbeat(steering.passed_on, steering.taken_over))
@@ -211,6 +225,10 @@ async def _every(period: float, action: Callable[[], None]) -> None:
     while True:
         action()
         await asyncio.sleep(period)
+
+
+def _nothing() -> None:
+    return None
 
 
 def main(settings: Settings, start: WorkerStart) -> None:
