@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pbx.app import build_endpoint, expiry_timer
+from pbx.app import build_endpoint, expiry_timer, watch_loop
 from pbx.config import Settings
 from pbx.phones.sql import SqlPhoneStore, upgrade_to_head
 from pbx.phones.store import Sighting
@@ -104,6 +104,27 @@ def test_a_blocked_event_loop_is_reported_by_its_timer(
         time.sleep(1.5)  # the whole loop blocked, as a long pause would
         await asyncio.sleep(0.1)
         timer.cancel()
+
+    with caplog.at_level(logging.WARNING, logger="pbx.stalls"):
+        asyncio.run(scenario())
+    assert late.count == 1
+    assert any(m.startswith("the event loop of the test woke 0.") for m in caplog.messages)
+
+
+def test_a_blocked_event_loop_is_reported_by_its_watch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The watch of a process without an expiry timer (the cluster's main process),
+    here waking every 0.2 s: a loop blocked for 1 s makes one wake-up 0.8 s late."""
+    late = late_wake_ups("the test")
+
+    async def scenario() -> None:
+        watch = asyncio.create_task(watch_loop(late, period=0.2))
+        await asyncio.sleep(0.5)
+        assert late.count == 0
+        time.sleep(1.0)  # the whole loop blocked, as a long pause would
+        await asyncio.sleep(0.3)
+        watch.cancel()
 
     with caplog.at_level(logging.WARNING, logger="pbx.stalls"):
         asyncio.run(scenario())

@@ -230,6 +230,18 @@ async def expiry_timer(
             late.observe(loop.time() - asleep - delay)
 
 
+async def watch_loop(late: Stalls, period: float = TICK) -> None:
+    """Wake every ``period`` seconds and tell ``late`` how late each wake-up came, for
+    as long as the task runs: for a process with no expiry timer of its own (the
+    cluster's main process), whose stalled loop would otherwise hold every worker's
+    commit acknowledgements, and so their 200 OKs, without a word in the log."""
+    loop = asyncio.get_running_loop()
+    while True:
+        asleep = loop.time()
+        await asyncio.sleep(period)
+        late.observe(loop.time() - asleep - period)
+
+
 def tune_gc(process: str) -> None:
     """Keep the cyclic collector off the SIP path, and time it (a collection that
     pauses ``process`` for T1 or more is a warning: ``pbx.stalls``).

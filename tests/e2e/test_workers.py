@@ -252,6 +252,30 @@ def test_a_worker_that_dies_stops_the_service_with_an_error(tmp_path: Path) -> N
     assert "pbx: stopped: a SIP worker exited unexpectedly" in text
 
 
+def test_a_paused_main_process_is_named_in_the_log(tmp_path: Path) -> None:
+    """The main process has no expiry timer; its own watch reports a loop that woke
+    late. Here the whole process is paused (SIGSTOP) for 1.5 s, as a stalled host or
+    a debugger would."""
+    api_port = free_port()
+    proc = _serve_two_workers(tmp_path / "pbx", free_port(), api_port)
+    try:
+        wait_api(api_port)
+        os.kill(proc.pid, signal.SIGSTOP)
+        time.sleep(1.5)
+        os.kill(proc.pid, signal.SIGCONT)
+        wait_api(api_port)
+        time.sleep(1.2)  # its next wake-up, at most a second on
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0, text[-3000:]
+    assert "the event loop of the main process woke" in text, text[-3000:]
+
+
 def test_workers_do_not_outlive_a_killed_main_process(tmp_path: Path) -> None:
     """SIGKILL leaves no time to stop the workers; they notice the main process is gone
     and exit, so they cannot keep the SIP port from the next start."""

@@ -44,11 +44,13 @@ from pbx.app import (
     database_health,
     start_api,
     tune_gc,
+    watch_loop,
 )
 from pbx.cluster import worker
 from pbx.cluster.wire import Link, open_link
 from pbx.config import Settings
 from pbx.phones.tracker import TrackedStore, Tracker
+from pbx.stalls import late_wake_ups
 from pbx.transport import kernel_steering
 from pbx.transport.bind import Bound
 
@@ -58,6 +60,8 @@ log = logging.getLogger("pbx.cluster")
 START_TIMEOUT = 30.0
 #: How long a stopping worker gets before it is killed.
 STOP_TIMEOUT = 10.0
+#: This process's name in the log (``pbx.stalls``).
+MAIN = "the main process"
 
 
 def _steer_in_kernel(bound: list[Bound], workers: int) -> None:
@@ -270,6 +274,9 @@ async def serve_cluster(settings: Settings, config_path: Path) -> None:
     cluster = Cluster(settings, tracker)
     tasks: list[asyncio.Task[None]] = []
     api_server: uvicorn.Server | None = None
+    # This process has no expiry timer; a loop of its that stalls holds every
+    # worker's commit acknowledgements, so it is watched on its own (pbx.stalls).
+    watch = asyncio.create_task(watch_loop(late_wake_ups(MAIN)))
     try:
         await cluster.start()
         stop = asyncio.Event()
@@ -279,7 +286,7 @@ async def serve_cluster(settings: Settings, config_path: Path) -> None:
         if settings.api.enabled:
             status = ClusterStatus(cluster, tracker, settings.database.type)
             api_server = await start_api(settings, TrackedStore(tracker), status, tasks)
-        tune_gc("the main process")
+        tune_gc(MAIN)
         log.info(
             "pbx ready: %d extensions, realm %r, %d SIP workers, config %s",
             len(settings.extensions),
@@ -296,6 +303,7 @@ async def serve_cluster(settings: Settings, config_path: Path) -> None:
             raise ServiceFailed("a SIP worker exited unexpectedly (see the log above)")
     finally:
         log.info("shutting down")
+        watch.cancel()
         await cluster.stop()
         if api_server is not None:
             api_server.should_exit = True
