@@ -10,6 +10,7 @@ instead of leaving half a registrar.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -220,32 +221,35 @@ def test_registrations_go_on_while_the_database_is_away_and_are_written_back(
     assert proc.returncode == 0
 
 
-def _serve_two_workers(folder: Path, port: int, api_port: int) -> subprocess.Popen[bytes]:
-    """``pbx serve`` with 2 workers, output piped (running_pbx insists on exit 0)."""
+@contextlib.contextmanager
+def _serve_two_workers(folder: Path, port: int, api_port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """``pbx serve`` with 2 workers, output piped (running_pbx insists on exit 0);
+    killed on the way out if the test left it running."""
     folder.mkdir()
     config = write_config(folder, port, api_port=api_port, workers=2)
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PBX_")}
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "pbx", "serve", "--config", str(config)],
         cwd=folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
     )
-
-
-def test_a_worker_that_dies_stops_the_service_with_an_error(tmp_path: Path) -> None:
-    api_port = free_port()
-    proc = _serve_two_workers(tmp_path / "pbx", free_port(), api_port)
     try:
-        wait_api(api_port)
-        victim = get_json(api_port, "/api/health")["sip"]["workers"][1]["pid"]
-        os.kill(victim, signal.SIGKILL)
-        out, _ = proc.communicate(timeout=30)
+        yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_worker_that_dies_stops_the_service_with_an_error(tmp_path: Path) -> None:
+    api_port = free_port()
+    with _serve_two_workers(tmp_path / "pbx", free_port(), api_port) as proc:
+        wait_api(api_port)
+        victim = get_json(api_port, "/api/health")["sip"]["workers"][1]["pid"]
+        os.kill(victim, signal.SIGKILL)
+        out, _ = proc.communicate(timeout=30)
     text = out.decode(errors="replace")
     assert proc.returncode == 1, text[-3000:]
     assert "SIP worker 1 exited unexpectedly" in text
@@ -257,8 +261,7 @@ def test_a_paused_main_process_is_named_in_the_log(tmp_path: Path) -> None:
     late. Here the whole process is paused (SIGSTOP) for 1.5 s, as a stalled host or
     a debugger would."""
     api_port = free_port()
-    proc = _serve_two_workers(tmp_path / "pbx", free_port(), api_port)
-    try:
+    with _serve_two_workers(tmp_path / "pbx", free_port(), api_port) as proc:
         wait_api(api_port)
         os.kill(proc.pid, signal.SIGSTOP)
         time.sleep(1.5)
@@ -267,10 +270,6 @@ def test_a_paused_main_process_is_named_in_the_log(tmp_path: Path) -> None:
         time.sleep(1.2)  # its next wake-up, at most a second on
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     text = out.decode(errors="replace")
     assert proc.returncode == 0, text[-3000:]
     assert "the event loop of the main process woke" in text, text[-3000:]
@@ -282,8 +281,7 @@ def test_workers_do_not_outlive_a_killed_main_process(tmp_path: Path) -> None:
     api_port = free_port()
     folder = tmp_path / "pbx"
     port = free_port()
-    proc = _serve_two_workers(folder, port, api_port)
-    try:
+    with _serve_two_workers(folder, port, api_port) as proc:
         wait_api(api_port)
         pids = [w["pid"] for w in get_json(api_port, "/api/health")["sip"]["workers"]]
         proc.kill()
@@ -292,10 +290,6 @@ def test_workers_do_not_outlive_a_killed_main_process(tmp_path: Path) -> None:
         while any(_alive(pid) for pid in pids):
             assert time.monotonic() < deadline, "SIP workers outlived their main process"
             time.sleep(0.1)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     with running_pbx(folder, port) as server:  # the port is free again
         assert server.answers_options()
 
