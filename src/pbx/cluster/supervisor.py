@@ -274,9 +274,7 @@ async def serve_cluster(settings: Settings, config_path: Path) -> None:
     cluster = Cluster(settings, tracker)
     tasks: list[asyncio.Task[None]] = []
     api_server: uvicorn.Server | None = None
-    # This process has no expiry timer; a loop of its that stalls holds every
-    # worker's commit acknowledgements, so it is watched on its own (pbx.stalls).
-    watch = asyncio.create_task(watch_loop(late_wake_ups(MAIN)))
+    watch: asyncio.Task[None] | None = None
     try:
         await cluster.start()
         stop = asyncio.Event()
@@ -287,6 +285,10 @@ async def serve_cluster(settings: Settings, config_path: Path) -> None:
             status = ClusterStatus(cluster, tracker, settings.database.type)
             api_server = await start_api(settings, TrackedStore(tracker), status, tasks)
         tune_gc(MAIN)
+        # This process has no expiry timer; a loop of its that stalls holds every
+        # worker's commit acknowledgements, so it is watched on its own (pbx.stalls),
+        # from the end of start-up (whose one-off work is not a stall).
+        watch = asyncio.create_task(watch_loop(late_wake_ups(MAIN)))
         log.info(
             "pbx ready: %d extensions, realm %r, %d SIP workers, config %s",
             len(settings.extensions),
@@ -303,7 +305,8 @@ async def serve_cluster(settings: Settings, config_path: Path) -> None:
             raise ServiceFailed("a SIP worker exited unexpectedly (see the log above)")
     finally:
         log.info("shutting down")
-        watch.cancel()
+        if watch is not None:
+            watch.cancel()
         await cluster.stop()
         if api_server is not None:
             api_server.should_exit = True
