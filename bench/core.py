@@ -72,7 +72,7 @@ def main() -> None:
         Registrar(RegistrarPolicy(realm=REALM), lambda u, a: table.get(u), b"b" * 32)
     )
     source = Source("127.0.0.1", 6000, "udp")
-    tune_gc()
+    tune_gc("bench.core")
     first = [register(u, i) for i, u in enumerate(users)]
     start = time.process_time()
     challenges = [endpoint.receive(m, source, 1.0) for m in first]
