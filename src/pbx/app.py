@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from pbx.arenas import keep_arenas
 from pbx.config import Settings
 from pbx.credentials import build_lookup
 from pbx.eventlog import log_events
@@ -256,6 +257,7 @@ def tune_gc(process: str) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+    keep_arenas()
     watch_collections(process)
     # The database writer thread runs Python between its statements; after every
     # socket call the loop thread would otherwise wait up to 5 ms to get the GIL back.
