@@ -14,16 +14,14 @@ import textwrap
 
 import pytest
 
-from tests.sip.c_twins import REQUIRED
+from tests.sip.c_twins import needs
 
 try:
     from pbx import _arenas
 except ImportError:
     _arenas = None
 
-needs_c = pytest.mark.skipif(
-    _arenas is None and not REQUIRED, reason="_arenas.c not compiled (run `make core`)"
-)
+needs_c = needs(_arenas, "_arenas")
 
 
 def _run(code: str) -> object:
