@@ -1,6 +1,6 @@
-/* Two regular expressions of the fast lane, matched in C (bench/README.md, "Session
- * of 2026-11-28 from 14:46 UTC"): the Via nearly every phone sends and the plain
- * name-addr of a From.
+/* Regular expressions of the fast lane and the steering, matched in C (bench/README.md,
+ * "Session of 2026-11-28 from 14:46 UTC"): the Via nearly every phone sends, the plain
+ * name-addr of a From, and the user of a datagram's To line (bench/HISTORY.md, 12-07).
  *
  * Why C: they run on every REGISTER, and the regular expression engine's match
  * object and its group strings were about 6% of a SIP worker's CPU. Each pattern is
@@ -10,7 +10,9 @@
  * The contract is the Python reference beside each use: ``common_via`` gives what
  * ``fastlane._common_via`` gives (``_COMMON_VIA_RE``'s groups, or None) and
  * ``plain_name_addr`` what ``grammar._is_plain_name_addr`` gives, for every str
- * (``tests/sip/test_shapes.py``). CPython API only.
+ * (``tests/sip/test_shapes.py``); ``register_to_user`` what
+ * ``steering._plain_to_user`` gives for every datagram whose To value is ASCII, and
+ * None for the others (``tests/sip/test_steering.py``). CPython API only.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -241,6 +243,64 @@ common_via(PyObject *module, PyObject *via)
     return result;
 }
 
+/* Does ``t`` match _FAST_NAME_ADDR_RE, with a port (if any) in 1..65535? When it
+ * does, [*user_at, *user_stop) is the user part (empty when there is none). */
+static int
+match_name_addr(const Text *t, Py_ssize_t *user_at, Py_ssize_t *user_stop)
+{
+    Py_ssize_t i = 0;
+    /* (?:"([^"\\]*)" ?)? */
+    if (t->n > 0 && at(t, 0) == '"') {
+        Py_ssize_t j = 1;
+        while (j < t->n && at(t, j) != '"' && at(t, j) != '\\') {
+            j++;
+        }
+        if (j >= t->n || at(t, j) != '"') {
+            return 0;
+        }
+        i = j + 1;
+        if (i < t->n && at(t, i) == ' ') {
+            i++;
+        }
+    }
+    /* <sips?: */
+    if (has(t, i, "<sip:")) {
+        i += 5;
+    } else if (has(t, i, "<sips:")) {
+        i += 6;
+    } else {
+        return 0;
+    }
+    /* (?:([A-Za-z0-9\-._~+]+)@)? */
+    *user_at = *user_stop = i;
+    Py_ssize_t j = i;
+    while (j < t->n && is_user(at(t, j))) {
+        j++;
+    }
+    if (j > i && j < t->n && at(t, j) == '@') {
+        *user_stop = j;
+        i = j + 1;
+    }
+    i = host_end(t, i);
+    if (i < 0) {
+        return 0;
+    }
+    Py_ssize_t port_stop;
+    long port;
+    if (port_part(t, i, &port_stop, &port) < 0) {
+        return 0;
+    }
+    i = params_end(t, port_stop);
+    if (i >= t->n || at(t, i) != '>') {
+        return 0;
+    }
+    i = params_end(t, i + 1);
+    if (i != t->n) {
+        return 0;
+    }
+    return port < 0 || (port > 0 && port < 65536);
+}
+
 /* plain_name_addr(text) -> bool: _FAST_NAME_ADDR_RE matches, with a port (if any)
  * in 1..65535. */
 static PyObject *
@@ -251,58 +311,95 @@ plain_name_addr(PyObject *module, PyObject *text)
     if (read_text(text, &t) < 0) {
         return NULL;
     }
-    Py_ssize_t i = 0;
-    /* (?:"([^"\\]*)" ?)? */
-    if (t.n > 0 && at(&t, 0) == '"') {
-        Py_ssize_t j = 1;
-        while (j < t.n && at(&t, j) != '"' && at(&t, j) != '\\') {
+    Py_ssize_t user_at, user_stop;
+    return PyBool_FromLong(match_name_addr(&t, &user_at, &user_stop));
+}
+
+/* Python's str.strip() removes these (str.isspace) among the ASCII characters. */
+static inline int
+is_ascii_space(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+
+/* register_to_user(data) -> str | None: the user of the first To line of a datagram
+ * (long or compact name, any case) when its value is ASCII and in the plain shape;
+ * None otherwise. The C twin of pbx.sip.steering._plain_to_user for such values
+ * (for a value with a byte above 0x7f it says None, and the caller reads the
+ * datagram with the general parser, which is always right). */
+static PyObject *
+register_to_user(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    if (!PyBytes_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "register_to_user takes bytes");
+        return NULL;
+    }
+    const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(arg);
+    Py_ssize_t n = PyBytes_GET_SIZE(arg);
+    /* \n(?:to|t)[ \t]*:[ \t]*([^\r\n]*), case-insensitive, the first match. */
+    Py_ssize_t value_at = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const unsigned char *nl = memchr(d + i, '\n', (size_t)(n - i));
+        if (nl == NULL) {
+            break;
+        }
+        i = nl - d;
+        Py_ssize_t j = i + 1;
+        if (j >= n || (d[j] | 0x20) != 't') {
+            continue;
+        }
+        j++;
+        if (j < n && (d[j] | 0x20) == 'o') {
+            j++; /* "to"; the "t" alternative then fails on the 'o' anyway */
+        }
+        while (j < n && (d[j] == ' ' || d[j] == '\t')) {
             j++;
         }
-        if (j >= t.n || at(&t, j) != '"') {
-            Py_RETURN_FALSE;
+        if (j >= n || d[j] != ':') {
+            continue;
         }
-        i = j + 1;
-        if (i < t.n && at(&t, i) == ' ') {
-            i++;
-        }
-    }
-    /* <sips?: */
-    if (has(&t, i, "<sip:")) {
-        i += 5;
-    } else if (has(&t, i, "<sips:")) {
-        i += 6;
-    } else {
-        Py_RETURN_FALSE;
-    }
-    /* (?:([A-Za-z0-9\-._~+]+)@)? */
-    Py_ssize_t j = i;
-    while (j < t.n && is_user(at(&t, j))) {
         j++;
+        while (j < n && (d[j] == ' ' || d[j] == '\t')) {
+            j++;
+        }
+        value_at = j;
+        break;
     }
-    if (j > i && j < t.n && at(&t, j) == '@') {
-        i = j + 1;
+    if (value_at < 0) {
+        Py_RETURN_NONE;
     }
-    i = host_end(&t, i);
-    if (i < 0) {
-        Py_RETURN_FALSE;
+    Py_ssize_t stop = value_at;
+    while (stop < n && d[stop] != '\r' && d[stop] != '\n') {
+        if (d[stop] >= 0x80) {
+            Py_RETURN_NONE; /* not ASCII: left to the general parser */
+        }
+        stop++;
     }
-    Py_ssize_t port_stop;
-    long port;
-    if (port_part(&t, i, &port_stop, &port) < 0) {
-        Py_RETURN_FALSE;
+    Py_ssize_t start = value_at;
+    while (start < stop && is_ascii_space(d[start])) {
+        start++;
     }
-    i = params_end(&t, port_stop);
-    if (i >= t.n || at(&t, i) != '>') {
-        Py_RETURN_FALSE;
+    while (stop > start && is_ascii_space(d[stop - 1])) {
+        stop--;
     }
-    i = params_end(&t, i + 1);
-    if (i != t.n) {
-        Py_RETURN_FALSE;
+    PyObject *value = PyUnicode_DecodeASCII((const char *)d + start, stop - start, NULL);
+    if (value == NULL) {
+        return NULL;
     }
-    if (port >= 0 && !(port > 0 && port < 65536)) {
-        Py_RETURN_FALSE;
+    Text t;
+    t.data = PyUnicode_DATA(value);
+    t.kind = PyUnicode_KIND(value);
+    t.n = PyUnicode_GET_LENGTH(value);
+    Py_ssize_t user_at, user_stop;
+    PyObject *user = NULL;
+    if (match_name_addr(&t, &user_at, &user_stop) && user_stop > user_at) {
+        user = PyUnicode_Substring(value, user_at, user_stop);
+    } else {
+        user = Py_NewRef(Py_None);
     }
-    Py_RETURN_TRUE;
+    Py_DECREF(value);
+    return user;
 }
 
 static PyMethodDef methods[] = {
@@ -310,13 +407,16 @@ static PyMethodDef methods[] = {
      "common_via(via) -> groups | None: the C twin of pbx.sip.fastlane._common_via."},
     {"plain_name_addr", plain_name_addr, METH_O,
      "plain_name_addr(text) -> bool: the C twin of pbx.sip.grammar._is_plain_name_addr."},
+    {"register_to_user", register_to_user, METH_O,
+     "register_to_user(data) -> str | None: the To user of a datagram in the plain shape\n"
+     "(see pbx.sip.steering._plain_to_user)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     "pbx.sip._shapes",
-    "Two regular expressions of the fast lane, matched in C (see the source).",
+    "Regular expressions of the fast lane and the steering, matched in C (see the source).",
     0,
     methods,
     NULL,
