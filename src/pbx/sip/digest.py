@@ -330,6 +330,37 @@ def ha1(algorithm: str, username: str, realm: str, password: str) -> str:
     return _hash_for(algorithm)(_b(f"{username}:{realm}:{password}"))
 
 
+def _expected_response(
+    algorithm: str,
+    ha1: str,
+    method: str,
+    uri: str,
+    nonce: str,
+    nc: str | None,
+    cnonce: str | None,
+    qop: str | None,
+) -> str:
+    """``expected_response`` in Python: the reference for the C twin in
+    ``_digesthash.c``, and what runs without it (``make clean-core``)."""
+    h = _hash_for(algorithm)
+    ha2 = h(_b(f"{method}:{uri}"))
+    if qop is None:
+        return h(_b(f"{ha1}:{nonce}:{ha2}"))
+    if qop != "auth":
+        raise ValueError(f"unsupported qop {qop!r}")
+    if nc is None or cnonce is None:
+        raise ValueError("qop=auth needs nc and cnonce")
+    return h(_b(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}"))
+
+
+_Response = Callable[[str, str, str, str, str, str | None, str | None, str | None], str]
+_c_response: _Response | None
+try:
+    from pbx.sip._digesthash import response as _c_response
+except ImportError:  # not compiled (``make clean-core``): the reference alone
+    _c_response = None
+
+
 def expected_response(
     algorithm: str,
     ha1: str,
@@ -343,17 +374,17 @@ def expected_response(
     """The response a client knowing ``ha1`` sends (RFC 7616 §3.4.1, RFC 2069 without qop).
 
     Raises ValueError for an unsupported algorithm or qop (``auth-int`` would need the
-    body), or for qop=auth without nc and cnonce.
+    body), or for qop=auth without nc and cnonce. MD5 with no qop or with qop=auth
+    and both nc and cnonce is computed by the C twin when compiled; everything else,
+    the errors with their messages among it, by the reference.
     """
-    h = _hash_for(algorithm)
-    ha2 = h(_b(f"{method}:{uri}"))
-    if qop is None:
-        return h(_b(f"{ha1}:{nonce}:{ha2}"))
-    if qop != "auth":
-        raise ValueError(f"unsupported qop {qop!r}")
-    if nc is None or cnonce is None:
-        raise ValueError("qop=auth needs nc and cnonce")
-    return h(_b(f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}"))
+    if (
+        _c_response is not None
+        and normalize_algorithm(algorithm) == "MD5"
+        and (qop is None or (qop == "auth" and nc is not None and cnonce is not None))
+    ):
+        return _c_response("MD5", ha1, method, uri, nonce, nc, cnonce, qop)
+    return _expected_response(algorithm, ha1, method, uri, nonce, nc, cnonce, qop)
 
 
 def verify(creds: Credentials, ha1: str, method: str) -> bool:
