@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from typing import Final
 from urllib.parse import unquote
 
 from pbx.sip.errors import SipError
 from pbx.sip.frozen import assign_once, refuse_delete
+from pbx.sip.memo import memoised
 from pbx.sip.message import split_unquoted
 
 # token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
@@ -192,13 +193,21 @@ class Uri:
 
 #: Parsed views are immutable, and phones repeat the same To, From and Contact text in
 #: every request (the REGISTER that answers a 401 repeats the first one), so the
-#: parsers below memoise recent results. Errors are not cached: they raise each time.
-_MEMO_SIZE = 16384
+#: parsers below memoise recent results (``pbx.sip.memo``).
+#: Errors are not memoised: they raise each time.
+_URI_MEMO: Final[dict[str, Uri]] = {}
 
 
-@lru_cache(maxsize=_MEMO_SIZE)
 def parse_uri(text: str) -> Uri:
-    """Parse an absolute URI; sip/sips in full (RFC 3261 §19.1.1), others opaquely."""
+    """Parse an absolute URI; sip/sips in full (RFC 3261 §19.1.1), others opaquely.
+    Memoised (``memoised``)."""
+    uri = _URI_MEMO.get(text)
+    if uri is None:
+        uri = memoised(_URI_MEMO, text, _parse_uri(text))
+    return uri
+
+
+def _parse_uri(text: str) -> Uri:
     if _URI_FORBIDDEN_RE.search(text):
         raise _bad("URI contains whitespace or a delimiter")
     scheme, colon, rest = text.partition(":")
@@ -348,7 +357,9 @@ except ImportError:  # not compiled (``make clean-core``): the reference, same r
     is_plain_name_addr = _is_plain_name_addr
 
 
-@lru_cache(maxsize=_MEMO_SIZE)
+_AOR_MEMO: Final[dict[str, str | None]] = {}
+
+
 def plain_aor_user(text: str) -> str | None:
     """The user part of a To in the common shape (``<sip:1000@host>``), or None when
     the value is in another shape or has no user (the caller then parses it fully).
@@ -356,21 +367,33 @@ def plain_aor_user(text: str) -> str | None:
     The registrar needs only the extension from To; reading it here keeps the parse
     memo for the Contacts, which are what a refresh needs parsed. A phone's To is the
     same in every REGISTER, and both the steering and the fast lane read it, so the
-    answer is memoised too (a hit costs a sixth of the match).
+    answer is memoised too (a hit costs a sixth of the match; ``memoised``).
     """
+    if text in _AOR_MEMO:
+        return _AOR_MEMO[text]
+    return memoised(_AOR_MEMO, text, _plain_aor_user(text))
+
+
+def _plain_aor_user(text: str) -> str | None:
     m = _FAST_NAME_ADDR_RE.match(text)
     if m is None or (m.group(6) is not None and not 0 < int(m.group(6)) < 65536):
         return None
     return m.group(4)  # no '%' in this shape: nothing to unescape
 
 
-@lru_cache(maxsize=_MEMO_SIZE)
+_NAME_ADDR_MEMO: Final[dict[str, NameAddr]] = {}
+
+
 def parse_name_addr(text: str, where: str) -> NameAddr:
-    """Parse ``( name-addr / addr-spec ) *( SEMI param )`` (RFC 3261 §20.10)."""
-    fast = _fast_name_addr(text)
-    if fast is not None:
-        return fast
-    return parse_name_addr_general(text, where)
+    """Parse ``( name-addr / addr-spec ) *( SEMI param )`` (RFC 3261 §20.10).
+
+    Memoised by ``text`` alone (``memoised``): ``where`` only names the header in an
+    error, and errors are not memoised."""
+    parsed = _NAME_ADDR_MEMO.get(text)
+    if parsed is None:
+        parsed = _fast_name_addr(text) or parse_name_addr_general(text, where)
+        memoised(_NAME_ADDR_MEMO, text, parsed)
+    return parsed
 
 
 def parse_name_addr_general(text: str, where: str) -> NameAddr:
@@ -502,9 +525,19 @@ class CSeq:
 _CSEQ_RE = re.compile(r"\s*([0-9]+)\s+(" + TOKEN + r")\s*\Z")
 
 
-@lru_cache(maxsize=1024)
+_CSEQ_MEMO: Final[dict[str, CSeq]] = {}
+
+
 def parse_cseq(text: str) -> CSeq:
-    """Parse and range-check a CSeq (RFC 3261 §8.1.1.5: less than 2**31)."""
+    """Parse and range-check a CSeq (RFC 3261 §8.1.1.5: less than 2**31). Memoised
+    (``memoised``): phones count from a few values."""
+    cseq = _CSEQ_MEMO.get(text)
+    if cseq is None:
+        cseq = memoised(_CSEQ_MEMO, text, _parse_cseq(text), 1024)
+    return cseq
+
+
+def _parse_cseq(text: str) -> CSeq:
     m = _CSEQ_RE.match(text)
     if m is None:
         raise _bad("malformed CSeq")

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from typing import Final
+
+from pbx.sip.memo import memoised
 
 #: RFC 3261 §7.3.3 and the IANA registry: compact form -> long form, lowercase.
 COMPACT_FORMS: dict[str, str] = {
@@ -61,13 +63,16 @@ def canonical_name(name: str) -> str:
     return COMPACT_FORMS.get(lowered, lowered)
 
 
-@lru_cache(maxsize=256)
+_DISPLAY_MEMO: Final[dict[str, str]] = {}
+
+
 def display_name(name: str) -> str:
-    """The spelling used when writing a header (``call-id`` -> ``Call-ID``)."""
-    spelled = _CANONICAL_SPELLING.get(name)
+    """The spelling used when writing a header (``call-id`` -> ``Call-ID``); memoised
+    (``pbx.sip.memo``)."""
+    spelled = _CANONICAL_SPELLING.get(name) or _DISPLAY_MEMO.get(name)
     if spelled is not None:
         return spelled
-    return "-".join(part.capitalize() for part in name.split("-"))
+    return memoised(_DISPLAY_MEMO, name, "-".join(p.capitalize() for p in name.split("-")), 256)
 
 
 def split_unquoted(text: str, sep: str, *, angle: bool = False) -> tuple[list[str], bool]:
