@@ -507,15 +507,30 @@ class Registrar:
         now: float,
         expires: int | None = None,
     ) -> BindingEvent:
+        granted = binding.expires if expires is None else expires
+        contact = binding.contact
+        # The two kinds every registration makes are named, so that the compiled core
+        # calls their constructors directly: ``kind(...)`` takes the generic call
+        # protocol, 1.4% of a SIP worker under load (bench/HISTORY.md, 2026-12-07).
+        if kind is BindingCreated:
+            return BindingCreated(
+                extension, binding.source, binding.user_agent, binding.contact_raw,
+                contact.uri_text, contact.params, binding.call_id, granted, now, fields,
+            )  # fmt: skip
+        if kind is BindingRefreshed:
+            return BindingRefreshed(
+                extension, binding.source, binding.user_agent, binding.contact_raw,
+                contact.uri_text, contact.params, binding.call_id, granted, now, fields,
+            )  # fmt: skip
         return kind(
             extension=extension,
             source=binding.source,
             user_agent=binding.user_agent,
             contact=binding.contact_raw,
-            contact_uri=binding.contact.uri_text,
-            contact_params=binding.contact.params,
+            contact_uri=contact.uri_text,
+            contact_params=contact.params,
             call_id=binding.call_id,
-            expires=binding.expires if expires is None else expires,
+            expires=granted,
             at=now,
             headers=fields,
         )
