@@ -15,6 +15,11 @@ from pbx.transport.addresses import normalize_host
 from pbx.transport.bind import bind_socket
 from pbx.transport.sink import EventSink, Replies
 
+try:
+    from pbx.transport._sendmany import send_many
+except ImportError:  # not compiled (``make clean-core``): every answer through uvloop
+    send_many = None
+
 log = logging.getLogger("pbx.transport")
 
 
@@ -43,6 +48,11 @@ class UdpProtocol(asyncio.DatagramProtocol):
         # cache hands out again) still waiting for their events to be committed.
         self._held: set[int] = set()
         self._sources: dict[tuple[str | int, ...], Source] = {}
+        # Answers waiting for the end of this turn of the loop, as data, destination,
+        # data, destination ... (see ``_send``), and the socket they leave through.
+        self._out: list[object] = []
+        self._fd = -1
+        self._family = 0
 
     def source_of(self, addr: tuple[str | int, ...]) -> Source:
         """The Source of a peer address, remembered: phones send from the same address
@@ -59,6 +69,10 @@ class UdpProtocol(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio's, hence a cast, not a check.
         self._transport = cast(asyncio.DatagramTransport, transport)
+        sock = transport.get_extra_info("socket")
+        if send_many is not None and sock is not None:
+            self._fd = sock.fileno()
+            self._family = sock.family
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         source = self.source_of(addr)
@@ -92,9 +106,40 @@ class UdpProtocol(asyncio.DatagramProtocol):
         self._replies.after(waiter, send)
 
     def _send(self, outcome: Outcome) -> None:
+        """Send the answer at the end of this turn of the event loop, with the others
+        of the turn.
+
+        Why: answers come in bursts (the 200 OKs one group commit releases, the 401s
+        of one read burst), and one ``sendmmsg`` for a burst costs about 2 µs less per
+        datagram than a ``sendto`` each through uvloop (``_sendmany.c``). A turn is
+        the I/O callbacks of one poll: the answers leave before the loop waits again.
+        """
         if outcome.data is None or outcome.destination is None or self._transport is None:
             return
-        self._transport.sendto(outcome.data, outcome.destination)  # a (host, port) tuple
+        if self._fd < 0:
+            self._transport.sendto(outcome.data, outcome.destination)  # a (host, port) tuple
+            return
+        out = self._out
+        if not out:
+            self._loop.call_soon(self._flush)
+        out.append(outcome.data)
+        out.append(outcome.destination)
+
+    def _flush(self) -> None:
+        """Hand this turn's answers to the kernel; what ``send_many`` leaves (a host
+        that is not numeric, a full send buffer, an error to report) goes through
+        uvloop's ``sendto``, which queues, resolves and reports as usual."""
+        out, self._out = self._out, []
+        transport = self._transport
+        if transport is None or transport.is_closing() or send_many is None:
+            return
+        count = len(out) // 2
+        at = 0
+        while at < count:
+            at = send_many(self._fd, self._family, out, at)
+            if at < count:
+                transport.sendto(cast(bytes, out[2 * at]), cast(tuple[str, int], out[2 * at + 1]))
+                at += 1
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable from a phone that went away: nothing to do.
