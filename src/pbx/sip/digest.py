@@ -531,7 +531,6 @@ class NonceManager:
 
     __slots__ = (
         "_counter",
-        "_key",
         "_mac",
         "_max",
         "_order",
@@ -551,11 +550,11 @@ class NonceManager:
             raise ValueError("max_outstanding must be at least 1")
         self._secret = secret
         # BLAKE2s takes keys of up to 32 bytes; a longer secret is condensed first.
-        self._key = secret if len(secret) <= 32 else hashlib.blake2s(secret).digest()
+        key = secret if len(secret) <= 32 else hashlib.blake2s(secret).digest()
         # The keyed hash with the domain already absorbed; ``_tag`` copies it, which
         # skips setting up the key for every nonce (0.5 to 0.7 µs a tag against 0.7
         # to 0.9 for ``blake2s(..., key=...)``, the same digest).
-        self._mac = hashlib.blake2s(_NONCE_DOMAIN, key=self._key, digest_size=_TAG_BYTES)
+        self._mac = hashlib.blake2s(_NONCE_DOMAIN, key=key, digest_size=_TAG_BYTES)
         self._ttl = float(ttl)
         self._max = max_outstanding
         self._counter = 0

@@ -307,7 +307,7 @@ class Registrar:
         if register.wildcard:
             self._check_order_all(extension, call_id, cseq)
             for key in list(self._bindings.get(extension, {})):
-                events.append(self._remove(extension, key, fields, source, now, BindingRemoved))
+                events.append(self._remove(extension, key, fields, now, BindingRemoved))
         else:
             plan = self._plan(extension, register.contacts, register.expires, call_id, cseq)
             events.extend(
@@ -463,8 +463,7 @@ class Registrar:
         now: float,
     ) -> list[Event]:
         events: list[Event] = [
-            self._remove(extension, key, fields, source, now, BindingRemoved)
-            for key in plan.removals
+            self._remove(extension, key, fields, now, BindingRemoved) for key in plan.removals
         ]
         table = self._bindings.setdefault(extension, {})
         for key, contact, raw, expires in plan.upserts:
@@ -474,16 +473,16 @@ class Registrar:
                 contact, raw, call_id, cseq.seq, expires_at, expires, source, user_agent
             )
             table[key] = binding
-            # The two kinds every registration makes are built here by name, so that
-            # the compiled core calls their constructors directly: ``kind(...)`` with
-            # a variable class takes the generic call protocol, 1.4% of a SIP worker
-            # under load (bench/HISTORY.md, 2026-12-07).
             if previous is None or expires_at < previous.expires_at:
                 # A refresh that does not shorten the binding pushes nothing: its
                 # entry, due no later, stays queued and ``expire`` requeues it then.
                 heapq.heappush(self._heap, (expires_at, extension, key))
                 if len(self._heap) > self._heap_limit:
                     self._compact()
+            # The two kinds every registration makes are built here by name, so that
+            # the compiled core calls their constructors directly: ``kind(...)`` with
+            # a variable class takes the generic call protocol, 1.4% of a SIP worker
+            # under load (bench/HISTORY.md, 2026-12-07).
             event: Event
             if previous is None:
                 event = BindingCreated(
@@ -505,26 +504,14 @@ class Registrar:
         extension: str,
         key: str,
         fields: tuple[tuple[str, str], ...],
-        source: Source,
         now: float,
         kind: type[BindingEvent],
     ) -> BindingEvent:
+        """Drop a binding and return the event of its end (removed or expired)."""
         table = self._bindings[extension]
         binding = table.pop(key)
         if not table:
             del self._bindings[extension]
-        return self._event(kind, extension, binding, fields, now, expires=0)
-
-    @staticmethod
-    def _event(
-        kind: type[BindingEvent],
-        extension: str,
-        binding: Binding,
-        fields: tuple[tuple[str, str], ...],
-        now: float,
-        expires: int | None = None,
-    ) -> BindingEvent:
-        """The event of a binding that ends (removed, expired), from the binding."""
         contact = binding.contact
         return kind(
             extension=extension,
@@ -534,7 +521,7 @@ class Registrar:
             contact_uri=contact.uri_text,
             contact_params=contact.params,
             call_id=binding.call_id,
-            expires=binding.expires if expires is None else expires,
+            expires=0,
             at=now,
             headers=fields,
         )
@@ -571,7 +558,7 @@ class Registrar:
                 # Refreshed since the entry was queued: due again when it now ends.
                 heapq.heappush(heap, (binding.expires_at, extension, key))
                 continue
-            events.append(self._remove(extension, key, (), binding.source, now, BindingExpired))
+            events.append(self._remove(extension, key, (), now, BindingExpired))
         self._nonces.expire(now)
         return events
 
