@@ -1,8 +1,8 @@
 """What the tests of the C twins share (``test_headsplit.py``, ``test_digestparams.py``,
-``test_totag.py``, ``test_shapes.py``): the C module when ``make core`` compiled it,
-a mark that skips a comparison without it, except under ``make test``, which
-demands it (PBX_REQUIRE_COMPILED_CORE=1: CI never skips them), and a mark for the
-checks that only ``make test`` runs."""
+``test_totag.py``, ``test_shapes.py``, ``tests/phones/test_hexrun.py``): the C module
+when ``make core`` compiled it, a mark that skips a comparison without it, except
+under ``make test``, which demands it (PBX_REQUIRE_COMPILED_CORE=1: CI never skips
+them), and a mark for the checks that only ``make test`` runs."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ under_make_test = pytest.mark.skipif(
 )
 
 
-def c_module(name: str) -> Any:
-    """``pbx.sip.<name>``, or None when it is not compiled (``make clean-core``)."""
+def c_module(name: str, package: str = "pbx.sip") -> Any:
+    """``<package>.<name>``, or None when it is not compiled (``make clean-core``)."""
     try:
-        return importlib.import_module(f"pbx.sip.{name}")
+        return importlib.import_module(f"{package}.{name}")
     except ImportError:
         return None
 

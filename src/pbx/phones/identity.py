@@ -319,6 +319,18 @@ def mac_evidence(headers: Headers) -> list[MacEvidence]:
 #: between groups at most; without such a run there is nothing to look for.
 _HEX_RUN = re.compile(r"[0-9A-Fa-f]{2}(?:[:.\-]?[0-9A-Fa-f]{2}){5}")
 
+
+def _has_hex_run(text: str) -> bool:
+    """Whether ``text`` holds such a run: the reference for the C twin in
+    ``_hexrun.c``, used instead when ``make core`` compiled it (``has_hex_run``)."""
+    return _HEX_RUN.search(text) is not None
+
+
+try:
+    from pbx.phones._hexrun import has_hex_run
+except ImportError:  # not compiled (``make clean-core``): the reference, same answers
+    has_hex_run = _has_hex_run
+
 #: The only headers any carrier reads.
 _READ = frozenset({"contact", "user-agent", "p-station-name", "mac"})
 
@@ -334,7 +346,7 @@ def identify_mac(headers: Headers) -> str | None:
     for pair in headers:
         if pair[0] in _READ:
             relevant.append(pair)
-            if not hex_run and _HEX_RUN.search(pair[1]) is not None:
+            if not hex_run and has_hex_run(pair[1]):
                 hex_run = True
     if not hex_run:
         return None  # no 12 hex digits anywhere: no carrier can hold a MAC

@@ -1,0 +1,3 @@
+"""Types of the C module ``_hexrun.c`` (``make core`` compiles it)."""
+
+def has_hex_run(text: str, /) -> bool: ...
