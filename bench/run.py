@@ -38,7 +38,8 @@ from bench.users import Account, accounts
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Up to 40,000/s. 30,000 became the top when, on a quiet day, Kamailio passed
 #: 16,000 registrations/s here and the bare loop 20,000 refreshes/s, then the top,
-#: which then said only "at least". From the issue's 1,000/s: 250 and 500 were added when pbx did not reach 1,000, and
+#: which then said only "at least". From the issue's 1,000/s: 250 and 500 were
+#: added when pbx did not reach 1,000, and
 #: with every system passing them their two rungs per system and ladder (about 8
 #: minutes) left the time budget short of the refresh climbs (2026-11-29 02:31 run).
 #: 35,000 and 40,000 since 2026-12-07 20:37: on that day's faster machine Kamailio
