@@ -158,6 +158,31 @@ def test_answer_goes_to_rport_or_sent_by_port() -> None:
     assert default.destination == Destination("198.51.100.1", 5060)
 
 
+def test_sent_by_port_0_is_answered_at_the_source_port_only_with_rport() -> None:
+    """SIPp writes port 0 once it has opened -max_socket sockets and sends from one of
+    them; with rport the sent-by port is never used (RFC 3581 §4), so the request is
+    served. Without rport there is no port to answer at: nothing is sent."""
+    ep = endpoint()
+    nat = Source("198.51.100.1", 40000, "udp")
+    stamped = ";rport=40000;branch=z9hG4bK{};received=198.51.100.1"
+    for via, want in [
+        (
+            "SIP/2.0/UDP 10.0.0.2:0;rport;branch=z9hG4bKz",
+            "SIP/2.0/UDP 10.0.0.2:0" + stamped.format("z"),
+        ),
+        (  # the general path (a parameter the fast lane leaves alone)
+            "SIP/2.0/UDP 10.0.0.2:0;x=1;rport;branch=z9hG4bKg",
+            "SIP/2.0/UDP 10.0.0.2:0;x=1" + stamped.format("g"),
+        ),
+    ]:
+        served = ep.receive(request("REGISTER", via=via), nat, 0)
+        assert served.status == 401
+        assert served.destination == Destination("198.51.100.1", 40000)
+        assert answer(served).headers.get("via") == want
+    refused = ep.receive(request("REGISTER", via="SIP/2.0/UDP 10.0.0.2:0;branch=z9hG4bKx"), nat, 0)
+    assert refused.data is None
+
+
 # ----------------------------------------------------------------- retransmissions
 
 

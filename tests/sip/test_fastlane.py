@@ -300,6 +300,9 @@ def variant(choices: dict[str, int], eol: str) -> bytes:
         # Not plain: None, from either reading.
         ("SIP/2.0/UDP 127.0.0.1:6000;rport;branch=z9hG4bKx;rport", None),
         ("SIP/2.0/UDP 127.0.0.1:6000;branch=z9hG4bKx;rport;rport", None),
+        # Port 0 names no port; with rport it is never used (RFC 3581), so it passes.
+        ("SIP/2.0/UDP 127.0.0.1:0;rport;branch=z9hG4bKx", ("127.0.0.1", 0, "z9hG4bKx", True)),
+        ("SIP/2.0/UDP 127.0.0.1:0;branch=z9hG4bKx;rport", ("127.0.0.1", 0, "z9hG4bKx", True)),
         ("SIP/2.0/UDP 127.0.0.1:0;branch=z9hG4bKx", None),
         ("SIP/2.0/UDP 127.0.0.1:65536;rport;branch=z9hG4bKx", None),
         ("SIP/2.0/UDP 127.0.0.1:6000;branch=z9hG4bK", None),

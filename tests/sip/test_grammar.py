@@ -196,6 +196,9 @@ VIAS: list[tuple[str, dict[str, object]]] = [
     }),
     ("SIP/2.0/UDP [2001:db8::9:1]:6050;branch=z9hG4bK4", {"port": 6050}),
     ("SIP/2.0/UDP h;rport=5062;branch=z9hG4bK5", {"has_rport": True}),
+    # Port 0 only with rport, which sends the answer to the source port (RFC 3581).
+    ("SIP/2.0/UDP h:0;rport;branch=z9hG4bK7", {"port": 0, "has_rport": True}),
+    ("SIP/2.0/UDP h : 0 ;branch=z9hG4bK8;rport", {"port": 0, "has_rport": True}),
     ("SIP/2.0/UDP h", {"branch": None, "params": ()}),
     ('SIP/2.0/UDP h;branch=z9hG4bK6;x="a;b"', {"params": (("branch", "z9hG4bK6"), ("x", "a;b"))}),
 ]  # fmt: skip
@@ -214,6 +217,9 @@ BAD_VIAS = [
     "SIP/2.0/UDP",
     "SIP/2.0/UDP h:port",
     "SIP/2.0/UDP h:99999",
+    "SIP/2.0/UDP h:0;branch=z9hG4bK1",  # port 0 and no rport: nowhere to answer
+    "SIP/2.0/UDP h : 0;branch=z9hG4bK1",
+    "SIP/2.0/UDP h:65536;rport;branch=z9hG4bK1",
     "SIP/2.0/UDP h;branch=",
     "SIP/2.0/UDP h;branch=z9hG4bK",  # only the magic cookie (RFC 4475 badbranch)
     "SIP/2.0/UDP h;;branch=z9hG4bK1",

@@ -121,6 +121,14 @@ def test_reply_goes_to_the_sent_by_port_without_rport_and_to_the_source_port_wit
                 f"SIP/2.0/UDP {HOST}:{port_of(listener)};rport={port_of(sender)}"
                 f";branch=z9hG4bKrport;received={HOST}"
             )
+            # sent-by port 0 (SIPp past -max_socket) with rport: the source port too
+            via = f"SIP/2.0/UDP {HOST}:0;rport;branch=z9hG4bKport0"
+            await loop.sock_sendto(sender, serialize_request(with_via(base, via)), (HOST, port))
+            response, _ = await receive(sender)
+            assert response.status == 200
+            assert response.headers.get("via") == (
+                f"SIP/2.0/UDP {HOST}:0;rport={port_of(sender)};branch=z9hG4bKport0;received={HOST}"
+            )
 
     asyncio.run(with_server(scenario))
 

@@ -303,8 +303,8 @@ def _plain_via(via: str) -> tuple[str, int | None, str, bool] | None:
     port = None
     if port_text is not None:
         port = int(port_text)
-        if not 0 < port < 65536:
-            return None
+        if not (0 < port < 65536 or (port == 0 and rport)):
+            return None  # port 0 only with rport, as ``parse_via`` allows it
     return host, port, branch, rport
 
 

@@ -237,7 +237,8 @@ def _parse_uri(text: str) -> Uri:
     return Uri(scheme=scheme, user=user, host=host, port=port, params=params, headers=headers)
 
 
-def _parse_hostport(text: str) -> tuple[str, int | None]:
+def _parse_hostport(text: str, *, zero_port: bool = False) -> tuple[str, int | None]:
+    """Host and port; port 0 only where ``zero_port`` says the caller decides on it."""
     if text.startswith("["):
         end = text.find("]")
         host = text[: end + 1]
@@ -254,7 +255,7 @@ def _parse_hostport(text: str) -> tuple[str, int | None]:
     if not rest.startswith(":") or not _PORT_RE.fullmatch(rest[1:]):
         raise _bad("malformed port")
     port = int(rest[1:])
-    if not 0 < port < 65536:
+    if not (0 < port < 65536 or (zero_port and port == 0)):
         raise _bad("port out of range")
     return host, port
 
@@ -470,7 +471,7 @@ _VIA_RE = re.compile(
 def parse_via(text: str) -> Via:
     """Parse one via-parm (RFC 3261 §20.42)."""
     fast = _FAST_VIA_RE.match(text)
-    if fast is not None and (fast.group(3) is None or 0 < int(fast.group(3)) < 65536):
+    if fast is not None and (fast.group(3) is None or int(fast.group(3)) < 65536):
         transport, host, port_text, param_text = fast.groups()
         port = int(port_text) if port_text is not None else None
         return _checked_via(transport, host, port, _simple_params(param_text))
@@ -483,7 +484,7 @@ def parse_via_general(text: str) -> Via:
     if m is None:
         raise _bad("malformed Via")
     transport, hostport, param_text = m.group(1), m.group(2), m.group(3)
-    host, port = _parse_hostport(_WS_RE.sub("", hostport))
+    host, port = _parse_hostport(_WS_RE.sub("", hostport), zero_port=True)
     params = parse_params(param_text, "Via") if param_text is not None else ()
     return _checked_via(transport, host, port, params)
 
@@ -500,6 +501,12 @@ def _checked_via(
     rport = param(params, "rport")
     if rport is not None and not _PORT_RE.fullmatch(rport):
         raise _bad("malformed rport")
+    # Port 0 is in RFC 3261's grammar (1*DIGIT) but names no port to answer at. With
+    # rport the answer goes to the packet's source port (RFC 3581 §4), so the sent-by
+    # port is never used: accept it, as Kamailio does. SIPp writes it once it has
+    # opened -max_socket sockets and sends from one of those (bench/README.md).
+    if port == 0 and not has_param(params, "rport"):
+        raise _bad("Via port 0 without rport")
     return Via(transport=transport.upper(), host=host, port=port, params=params)
 
 
