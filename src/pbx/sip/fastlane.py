@@ -38,6 +38,7 @@ from pbx.sip.grammar import (
     parse_name_addr,
     parse_uri,
     plain_aor_user,
+    sent_by_port_allowed,
 )
 from pbx.sip.message import display_name
 from pbx.sip.parse import MAX_MESSAGE_SIZE, canonical_header, known_header_names
@@ -303,8 +304,8 @@ def _plain_via(via: str) -> tuple[str, int | None, str, bool] | None:
     port = None
     if port_text is not None:
         port = int(port_text)
-        if not (0 < port < 65536 or (port == 0 and rport)):
-            return None  # port 0 only with rport, as ``parse_via`` allows it
+        if not sent_by_port_allowed(port, rport):
+            return None
     return host, port, branch, rport
 
 

@@ -492,6 +492,18 @@ def parse_via_general(text: str) -> Via:
 _WS_RE = re.compile(r"\s+")
 
 
+def sent_by_port_allowed(port: int, rport: bool) -> bool:
+    """A Via sent-by port the registrar takes: 1 to 65535, or 0 with ``rport``.
+
+    Port 0 is in RFC 3261's grammar (1*DIGIT) but names no port to answer at. With
+    rport the answer goes to the packet's source port (RFC 3581 §4), so the sent-by
+    port is never used: accept it, as Kamailio does. SIPp writes it once it has
+    opened -max_socket sockets and sends from one of those (bench/README.md). The one
+    rule for ``parse_via`` and the fast lane's Via reading.
+    """
+    return 0 < port < 65536 or (port == 0 and rport)
+
+
 def _checked_via(
     transport: str, host: str, port: int | None, params: tuple[tuple[str, str | None], ...]
 ) -> Via:
@@ -501,12 +513,8 @@ def _checked_via(
     rport = param(params, "rport")
     if rport is not None and not _PORT_RE.fullmatch(rport):
         raise _bad("malformed rport")
-    # Port 0 is in RFC 3261's grammar (1*DIGIT) but names no port to answer at. With
-    # rport the answer goes to the packet's source port (RFC 3581 §4), so the sent-by
-    # port is never used: accept it, as Kamailio does. SIPp writes it once it has
-    # opened -max_socket sockets and sends from one of those (bench/README.md).
-    if port == 0 and not has_param(params, "rport"):
-        raise _bad("Via port 0 without rport")
+    if port is not None and not sent_by_port_allowed(port, has_param(params, "rport")):
+        raise _bad("Via port 0 without rport")  # the readers let only 0 to 65535 through
     return Via(transport=transport.upper(), host=host, port=port, params=params)
 
 
