@@ -12,8 +12,9 @@ import csv
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from tests.e2e.conftest import SCENARIOS, PbxServer, free_port, require_tool
+from tests.e2e.conftest import SCENARIOS, free_port, require_tool
 
 #: sipp's own limit; the subprocess limit above it only catches a hung sipp.
 SIPP_TIMEOUT_S = 30
@@ -42,6 +43,16 @@ class SippRun:
         )
 
 
+class Target(Protocol):
+    """Where sipp sends: a ``PbxServer``, or anything in front of one (a relay)."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+
 def injection_csv(
     path: Path, rows: list[tuple[str, str]], extra: list[tuple[str, ...]] | None = None
 ) -> Path:
@@ -58,9 +69,9 @@ def injection_csv(
 
 
 def run_sipp(
-    server: PbxServer,
+    server: Target,
     folder: Path,
-    scenario: str,
+    scenario: str | Path,
     rows: list[tuple[str, str]],
     *,
     transport: str = "u1",
@@ -69,7 +80,8 @@ def run_sipp(
     local_ip: str = "127.0.0.1",
 ) -> SippRun:
     """One call per row of ``rows`` (user, password) through ``scenario``; ``extra``
-    adds per-row injection fields (field2 ...)."""
+    adds per-row injection fields (field2 ...). ``scenario`` is a name in
+    tests/e2e/scenarios, or the path of a scenario written elsewhere (the bench's)."""
     sipp = require_tool("sipp", "sip-tester")
     folder.mkdir(parents=True, exist_ok=True)
     users = injection_csv(folder / "users.csv", rows, extra)
@@ -79,7 +91,7 @@ def run_sipp(
         sipp, f"{server.host}:{server.port}",
         "-sf", str(SCENARIOS / scenario),
         "-inf", str(users),
-        "-t", transport,
+        "-t", transport, "-max_socket", "100",  # "un" opens a socket per call
         "-i", local_ip, "-p", str(local_port),
         "-m", str(len(rows)), "-r", str(rate), "-rp", "1000",
         "-nd",
