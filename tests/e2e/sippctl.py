@@ -91,7 +91,8 @@ def run_sipp(
         sipp, f"{server.host}:{server.port}",
         "-sf", str(SCENARIOS / scenario),
         "-inf", str(users),
-        "-t", transport, "-max_socket", "100",  # "un" opens a socket per call
+        # "un" opens a socket per call; past -max_socket sipp would reuse them.
+        "-t", transport, "-max_socket", str(len(rows) + 10),
         "-i", local_ip, "-p", str(local_port),
         "-m", str(len(rows)), "-r", str(rate), "-rp", "1000",
         "-nd",

@@ -159,10 +159,10 @@ def test_refreshes_reuse_the_nonce_and_leave_one_period_after_the_last(
     assert len(requests) == PHONES
     period = PERIOD_MS / 1000
     for call_id, sent in requests.items():
-        by_cseq = _first_by_cseq(sent)
+        by_cseq, answered = _first_by_cseq(sent), _first_by_cseq(answers[call_id])
         # REGISTER, REGISTER with digest, then the refreshes: one transaction each.
         assert sorted(by_cseq) == list(range(1, 3 + REFRESHES)), call_id
-        statuses = [int(a.data.split()[1]) for a in _first_by_cseq(answers[call_id]).values()]
+        statuses = [int(a.data.split()[1]) for a in answered.values()]
         assert statuses == [401] + [200] * (1 + REFRESHES), call_id
 
         # One challenge for the whole call: the same nonce, nc counting up from 1.
@@ -172,8 +172,7 @@ def test_refreshes_reuse_the_nonce_and_leave_one_period_after_the_last(
         assert ncs == list(range(1, 2 + REFRESHES)), call_id
 
         # The first refresh leaves a period after the registration's 200 arrived ...
-        registered = _first_by_cseq(answers[call_id])[2].at
-        gaps = [by_cseq[3].at - registered]
+        gaps = [by_cseq[3].at - answered[2].at]
         # ... and each later one a period after the refresh before it left, however
         # long that one's answer took (DELAY_S here).
         gaps += [by_cseq[n].at - by_cseq[n - 1].at for n in range(4, 3 + REFRESHES)]
